@@ -1,0 +1,1 @@
+"""Instance-type catalog: types, offerings, prices, allocatable resources and node labels."""
