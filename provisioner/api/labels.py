@@ -83,9 +83,12 @@ def cel_rules(var: str) -> list[tuple[str, str, Callable[[str], bool]]]:
         (f"!({var} in {_cel_list(FORBIDDEN_LABELS)})", "label is restricted",
          lambda k: k not in FORBIDDEN_LABELS),
     ]
-    exceptions = " || ".join(_cel_under(var, e) for e in EXCEPTION_DOMAINS)
     for restricted in RESTRICTED_DOMAINS:
-        expr = (f"{var} in {_cel_list(WELL_KNOWN_LABELS)} || !{_cel_under(var, restricted)} || {exceptions}")
+        known = tuple(w for w in WELL_KNOWN_LABELS if _under(_domain(w), restricted))
+        exempt = [f"{var} in {_cel_list(known)}"] if known else []
+        if any(_under(e, restricted) for e in EXCEPTION_DOMAINS):
+            exempt += [_cel_under(var, e) for e in EXCEPTION_DOMAINS if _under(e, restricted)]
+        expr = " || ".join([f"!{_cel_under(var, restricted)}"] + exempt)
         rules.append((expr, f'label domain "{restricted}" is restricted',
                       lambda k, r=restricted: _allowed_in(k, r)))
     return rules

@@ -70,8 +70,10 @@ def string_map(values: Schema | None = None, rules: tuple[Rule, ...] = (), **ext
 
 
 def int_or_string(pattern: str, what: str, **extra: Any) -> Schema:
-    return {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": pattern}],
-            "x-kubernetes-int-or-string": True, "x-what": what, **extra}
+    # The API server accepts only this exact anyOf next to x-kubernetes-int-or-string; the pattern
+    # sits beside it and, as JSON Schema says, applies to strings only.
+    return {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True,
+            "pattern": pattern, "minimum": 0, "x-what": what, **extra}
 
 
 def enum(*values: str, **extra: Any) -> Schema:
@@ -97,7 +99,7 @@ def _map_keys_check(ok: Callable[[str], bool], message: str) -> Callable[[Any], 
 
 def label_map(**extra: Any) -> Schema:
     """Labels: keys and values checked like Kubernetes label keys and values."""
-    key_rule = Rule(f"self.all(k, k.size() <= {P.LABEL_KEY_MAX} && k.matches('{P.LABEL_KEY}'))",
+    key_rule = Rule(f"self.all(k, k.size() <= {P.LABEL_KEY_MAX} && k.matches(r'{P.LABEL_KEY}'))",
                     "label keys must be qualified names (optional DNS prefix, '/', name of at most 63 characters)",
                     _map_keys_check(lambda k: len(k) <= P.LABEL_KEY_MAX and _matches(P.LABEL_KEY, k),
                                     "is not a valid label key"))
