@@ -22,16 +22,25 @@ CRD_DIR = Path(__file__).parent / "crds"
 _READY = '.status.conditions[?(@.type=="Ready")].status'
 
 
+def root_schema(kind: str) -> Schema:
+    """The whole object's schema, Rules and all (see provisioner.api.schema)."""
+    if kind == NODEPOOL_KIND:
+        return _root(nodepool.spec_schema(), nodepool.status_schema(),
+                     "What nodes this pool may launch, their limits, and how they are disrupted.")
+    return _root(nodeclass.spec_schema(), nodeclass.status_schema(),
+                 "How nodes are launched on EC2: AMIs, subnets, security groups, IAM, disks, kubelet.")
+
+
 def _root(spec: Schema, status: Schema, what: str) -> Schema:
-    root = obj({
+    return obj({
         "apiVersion": string(), "kind": string(), "metadata": {"type": "object"},
         "spec": {**spec, "description": what}, "status": status,
     }, required=("spec",), rules=(
         # Names become label values and tag values: keep them DNS labels.
         Rule(f"self.metadata.name.matches('{P.DNS_LABEL}')",
-             "metadata.name must be a DNS label (at most 63 lower-case alphanumerics or '-')", lambda v: True),
+             "metadata.name must be a DNS label (at most 63 lower-case alphanumerics or '-')",
+             lambda v: True),  # the loader checks the name itself, before anything else
     ))
-    return crd_schema(root)
 
 
 def _crd(kind: str, plural: str, short: str, root: Schema, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,9 +71,7 @@ def _col(name: str, path: str, kind: str = "string", priority: int = 0) -> dict[
 
 
 def nodepool_crd() -> dict[str, Any]:
-    root = _root(nodepool.spec_schema(), nodepool.status_schema(),
-                 "What nodes this pool may launch, their limits, and how they are disrupted.")
-    return _crd(NODEPOOL_KIND, "nodepools", "np", root, [
+    return _crd(NODEPOOL_KIND, "nodepools", "np", crd_schema(root_schema(NODEPOOL_KIND)), [
         _col("NodeClass", ".spec.template.spec.nodeClassRef.name"),
         _col("Nodes", ".status.nodes", "integer"),
         _col("Ready", _READY),
@@ -76,9 +83,7 @@ def nodepool_crd() -> dict[str, Any]:
 
 
 def nodeclass_crd() -> dict[str, Any]:
-    root = _root(nodeclass.spec_schema(), nodeclass.status_schema(),
-                 "How nodes are launched on EC2: AMIs, subnets, security groups, IAM, disks, kubelet.")
-    return _crd(NODECLASS_KIND, "nodeclasses", "nc", root, [
+    return _crd(NODECLASS_KIND, "nodeclasses", "nc", crd_schema(root_schema(NODECLASS_KIND)), [
         _col("Ready", _READY),
         _col("Age", ".metadata.creationTimestamp", "date"),
         _col("AMIFamily", ".spec.amiFamily", "string", 1),

@@ -29,15 +29,16 @@ def _cel_in(values: tuple[str, ...]) -> str:
 
 
 def _keys_in(allowed: tuple[str, ...]) -> Rule:
-    return Rule(f"self.all(k, k in {_cel_in(allowed)})", f"keys must be among {', '.join(allowed)}",
-                lambda v: all(k in allowed for k in v)
-                or f'{", ".join(repr(k) for k in v if k not in allowed)}: keys must be among {", ".join(allowed)}')
+    message = f"key must be one of {', '.join(allowed)}"
+    return Rule(f"self.all(k, k in {_cel_in(allowed)})", message,
+                lambda v: {k: message for k in v if k not in allowed} or True)
 
 
 def _tag_map(**extra: Any) -> Schema:
     return string_map(maxProperties=50, rules=(
         Rule("self.all(k, k != '' && self[k] != '')", "tag keys and values must not be empty",
-             lambda v: all(k and val for k, val in v.items())),
+             lambda v: {k: "tag keys and values must not be empty" for k, val in v.items() if not (k and val)}
+             or True),
     ), **extra)
 
 
@@ -53,7 +54,7 @@ def _exclusive(field: str, others: tuple[str, ...]) -> Rule:
                 lambda v: field not in v or not any(o in v for o in others))
 
 
-def _reserved(keys_of: str) -> Schema:
+def _reserved() -> Schema:
     return string_map(string(P.QUANTITY, _QUANTITY), rules=(_keys_in(RESERVED_RESOURCES),))
 
 
@@ -66,8 +67,8 @@ def _kubelet() -> Schema:
     return obj({
         "maxPods": integer(minimum=0),
         "podsPerCore": integer(minimum=0),
-        "kubeReserved": _reserved("kubeReserved"),
-        "systemReserved": _reserved("systemReserved"),
+        "kubeReserved": _reserved(),
+        "systemReserved": _reserved(),
         "evictionHard": _eviction(pct_qty),
         "evictionSoft": _eviction(pct_qty),
         "evictionSoftGracePeriod": _eviction(string(P.DURATION, "a duration such as 30s, 5m or 1h30m")),
@@ -140,8 +141,8 @@ def spec_schema() -> Schema:
         "self.all(k, " + " && ".join([f"!k.startsWith('{p}')" for p in RESERVED_TAG_PREFIXES]
                                      + [f"k != '{t}'" for t in RESERVED_TAGS]) + ")",
         "tag keys under provisioner.sh/, kubernetes.io/cluster/ and aws:, and Karpenter's own, are reserved",
-        lambda v: not (bad := [k for k in v if k.startswith(RESERVED_TAG_PREFIXES) or k in RESERVED_TAGS])
-        or ", ".join(f'"{k}"' for k in bad) + ": tag key is reserved"))
+        lambda v: {k: "tag key is reserved" for k in v if k.startswith(RESERVED_TAG_PREFIXES) or k in RESERVED_TAGS}
+        or True))
     return obj({
         "amiFamily": enum(*AMI_FAMILIES),
         "amiSelectorTerms": arr(ami_term, minItems=1, maxItems=30, rules=(

@@ -2,9 +2,9 @@
 
 Mirrors what the API server does with the CRD: unknown fields are rejected (strict field
 validation), defaults are filled in, then each node's CEL rules run through their Python
-twins. A node's rules run only when everything below it has the right shape (types,
-required fields), so a rule never trips over a malformed field and one mistake gives one
-error rather than a cascade.
+twins. A node's rules run only when everything below it passed the plain schema (rule
+failures below do not count), so a rule never trips over a malformed field and one
+mistake gives one error rather than a cascade.
 """
 
 from __future__ import annotations
@@ -45,9 +45,13 @@ def _type_ok(value: Any, schema: Schema) -> bool:
 
 
 class Errors(list):
-    """Error strings, plus a count of those (wrong type, missing field) that make rules moot."""
+    """Error strings, plus a count of the plain-schema ones (those block the rules above them)."""
 
-    structural = 0
+    schema = 0
+
+    def fail(self, message: str) -> None:
+        self.append(message)
+        self.schema += 1
 
 
 def walk(schema: Schema, value: Any, path: str, errors: list[str]) -> Any:
@@ -57,7 +61,7 @@ def walk(schema: Schema, value: Any, path: str, errors: list[str]) -> Any:
         value = walk(schema, value, path, collected)
         errors.extend(collected)
         return value
-    before = errors.structural
+    before = errors.schema
     if schema.get("x-kubernetes-int-or-string") and _type_ok(value, schema):
         branch = schema["anyOf"][1 if isinstance(value, str) else 0]
         schema = {**{k: v for k, v in schema.items() if k not in ("anyOf", "x-kubernetes-int-or-string")},
@@ -66,9 +70,8 @@ def walk(schema: Schema, value: Any, path: str, errors: list[str]) -> Any:
         want = "integer or string" if schema.get("x-kubernetes-int-or-string") else schema["type"]
         if want == "array":
             want = "list"
-        errors.append(f"{path}: must be {'an' if want[0] in 'aeiou' else 'a'} {want}, "
-                      f"not {_NAMES.get(type(value), type(value).__name__)} {show(value)}")
-        errors.structural += 1
+        errors.fail(f"{path}: must be {'an' if want[0] in 'aeiou' else 'a'} {want}, "
+                    f"not {_NAMES.get(type(value), type(value).__name__)} {show(value)}")
         return value
     if isinstance(value, dict):
         value = _walk_object(schema, value, path, errors)
@@ -79,10 +82,10 @@ def walk(schema: Schema, value: Any, path: str, errors: list[str]) -> Any:
         _check_string(schema, value, path, errors)
     elif isinstance(value, int):
         if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: {value} is less than the minimum {schema['minimum']}")
+            errors.fail(f"{path}: {value} is less than the minimum {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: {value} is more than the maximum {schema['maximum']}")
-    if errors.structural == before:
+            errors.fail(f"{path}: {value} is more than the maximum {schema['maximum']}")
+    if errors.schema == before:
         for rule in schema.get("x-kubernetes-validations", ()):
             verdict = rule.check(value)
             if verdict is False:
@@ -100,17 +103,16 @@ def _walk_object(schema: Schema, value: dict, path: str, errors: Errors) -> dict
     extra = schema.get("additionalProperties")
     for name in schema.get("required", ()):
         if name not in value and "default" not in (props or {}).get(name, {}):
-            errors.append(f"{_join(path, name)}: required")
-            errors.structural += 1
+            errors.fail(f"{_join(path, name)}: required")
     for name, item in value.items():
         if not isinstance(name, str):
-            errors.append(f"{path}: key {show(name)} must be a string")
+            errors.fail(f"{path}: key {show(name)} must be a string")
         elif props is not None and name in props:
             out[name] = walk(props[name], item, _join(path, name), errors)
         elif isinstance(extra, dict):
             out[name] = walk(extra, item, f'{path}["{name}"]', errors)
         elif props is not None:
-            errors.append(f"{_join(path, name)}: unknown field")
+            errors.fail(f"{_join(path, name)}: unknown field")
     for name, prop in (props or {}).items():
         if name not in value and "default" in prop:
             out[name] = walk(prop, copy.deepcopy(prop["default"]), _join(path, name), errors)
@@ -118,24 +120,24 @@ def _walk_object(schema: Schema, value: dict, path: str, errors: Errors) -> dict
     return out
 
 
-def _check_string(schema: Schema, value: str, path: str, errors: list[str]) -> None:
+def _check_string(schema: Schema, value: str, path: str, errors: Errors) -> None:
     if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: {show(value)} is not one of {', '.join(schema['enum'])}")
+        errors.fail(f"{path}: {show(value)} is not one of {', '.join(schema['enum'])}")
         return
     if "pattern" in schema and not re.search(schema["pattern"], value):
         what = schema.get("x-what")
-        errors.append(f"{path}: {show(value)} is not {what}" if what
+        errors.fail(f"{path}: {show(value)} is not {what}" if what
                       else f"{path}: {show(value)} does not match {schema['pattern']}")
     if "minLength" in schema and len(value) < schema["minLength"]:
-        errors.append(f"{path}: must not be shorter than {schema['minLength']} characters")
+        errors.fail(f"{path}: must not be shorter than {schema['minLength']} characters")
     if "maxLength" in schema and len(value) > schema["maxLength"]:
-        errors.append(f"{path}: must not be longer than {schema['maxLength']} characters")
+        errors.fail(f"{path}: must not be longer than {schema['maxLength']} characters")
 
 
-def _bounds(n: int, schema: Schema, lo: str, hi: str, path: str, errors: list[str], noun: str,
+def _bounds(n: int, schema: Schema, lo: str, hi: str, path: str, errors: Errors, noun: str,
             plural: str | None = None) -> None:
     plural = plural or noun + "s"
     if lo in schema and n < schema[lo]:
-        errors.append(f"{path}: needs at least {schema[lo]} {noun if schema[lo] == 1 else plural}")
+        errors.fail(f"{path}: needs at least {schema[lo]} {noun if schema[lo] == 1 else plural}")
     if hi in schema and n > schema[hi]:
-        errors.append(f"{path}: has {n} {plural}, at most {schema[hi]} allowed")
+        errors.fail(f"{path}: has {n} {plural}, at most {schema[hi]} allowed")
