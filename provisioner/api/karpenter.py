@@ -28,10 +28,9 @@ def convert_nodepool(doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
     spec = out.get("spec")
     if not isinstance(spec, dict):
         return out
-    for name in _UNSUPPORTED_NODEPOOL:
-        if name in spec:
-            errors.append(f"spec.{name}: not supported by provisioner")
-            del spec[name]
+    for name in [n for n in spec if n in _UNSUPPORTED_NODEPOOL]:
+        errors.append(f"spec.{name}: not supported by provisioner")
+        del spec[name]
     tspec = (spec.get("template") or {}).get("spec") if isinstance(spec.get("template"), dict) else None
     ref = tspec.get("nodeClassRef") if isinstance(tspec, dict) else None
     if isinstance(ref, dict):
@@ -53,10 +52,9 @@ def convert_nodeclass(doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
     spec = out.get("spec")
     if not isinstance(spec, dict):
         return out
-    for name in _UNSUPPORTED_NODECLASS:
-        if name in spec:
-            errors.append(f"spec.{name}: not supported by provisioner")
-            del spec[name]
+    for name in [n for n in spec if n in _UNSUPPORTED_NODECLASS]:
+        errors.append(f"spec.{name}: not supported by provisioner")
+        del spec[name]
     for i, term in enumerate(spec.get("amiSelectorTerms") or ()):
         if isinstance(term, dict) and "ssmParameter" in term:
             errors.append(f"spec.amiSelectorTerms[{i}].ssmParameter: not supported by provisioner")
