@@ -19,6 +19,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.fleets import Fleet
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.fleets import Fleets
 from moto.ec2.utils import convert_tag_spec, parse_user_data
 
@@ -311,6 +312,17 @@ def install(registry: CapacityRegistry) -> None:
         if live:
             self.ec2_backend.terminate_instances([i.id for i in live])
 
+    def register_image_response(self: AmisResponse) -> ActionResult:
+        # moto keeps only the name; the seed registers per-architecture AMIs, so keep the rest too.
+        self.error_on_dryrun()
+        image = self.ec2_backend.register_image(self._get_param("Name"), self._get_param("Description", ""))
+        for attr, param in (("architecture", "Architecture"), ("root_device_name", "RootDeviceName"),
+                            ("virtualization_type", "VirtualizationType")):
+            if self._get_param(param):
+                setattr(image, attr, self._get_param(param))
+        return ActionResult({"ImageId": image.id})
+
+    AmisResponse.register_image = register_image_response  # type: ignore[method-assign]
     original_terminate_fleet_instances = Fleet.terminate_instances
     Fleet.terminate_instances = terminate_fleet_instances  # type: ignore[method-assign]
     InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]

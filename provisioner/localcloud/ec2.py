@@ -314,7 +314,7 @@ class LocalEC2:
         for filters, owners in (
             ([arch_filter, {"Name": "name", "Values": [AMI_NAME_PATTERN]}], ["amazon"]),
             ([arch_filter], ["amazon"]),
-            ([arch_filter, {"Name": "name", "Values": [SEED_AMI_NAME.format(arch=arch)]}], ["self"]),
+            ([{"Name": "name", "Values": [SEED_AMI_NAME.format(arch=arch)]}], ["self"]),
         ):
             images = ec2.describe_images(Owners=owners, Filters=filters)["Images"]
             # Newest first, ties broken by name, so the choice is stable across runs.
