@@ -75,7 +75,17 @@ def provider(ec2: LocalEC2, tmp_path: Path) -> AwsStandInProvider:
     return servicer
 
 
-def live_instances(ec2: LocalEC2, **filters: str) -> list[dict]:
+@pytest.fixture
+def live_instances(ec2: LocalEC2):
+    """`live_instances(**filters)`: instances that are not shutting down or terminated."""
+
+    def find(**filters: str) -> list[dict]:
+        return _live_instances(ec2, **filters)
+
+    return find
+
+
+def _live_instances(ec2: LocalEC2, **filters: str) -> list[dict]:
     client = ec2.client("ec2")
     api_filters = [{"Name": k, "Values": [v]} for k, v in filters.items()]
     reservations = client.describe_instances(Filters=api_filters)["Reservations"] if api_filters else \
