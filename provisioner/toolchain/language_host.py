@@ -56,7 +56,10 @@ def serve() -> None:
     server.start()
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()
-    server.wait_for_termination()
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:  # the engine interrupts its plugins when it is done
+        server.stop(0)
 
 
 def install_shim(bin_dir: Path) -> Path:
