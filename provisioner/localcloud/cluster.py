@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
@@ -27,6 +27,9 @@ from provisioner.localcloud import pki as pki_mod
 from provisioner.localcloud import processes as proc
 from provisioner.localcloud.capacity import CONTROL_PATH
 from provisioner.localcloud.ec2 import DEFAULT_REGION, LocalEC2
+
+if TYPE_CHECKING:
+    from provisioner.localcloud.node_registrar import Kube
 
 STATE_FILE = "cluster.json"
 DEFAULT_CLUSTER = "local"
@@ -117,6 +120,17 @@ class LocalCluster:
         self.state: ClusterState | None = None
         self._children: dict[str, proc.Child] = {}
         self._ec2: LocalEC2 | None = None
+
+    # ---- clients (for tests and tools) -------------------------------------------------------
+
+    def ec2(self) -> LocalEC2:
+        """The running local EC2 (`.client("ec2")`, `.seed()`, capacity error injection)."""
+        return LocalEC2.attach(self.state_dir)
+
+    def kube(self) -> "Kube":
+        from provisioner.localcloud.node_registrar import Kube
+
+        return Kube(self.kubeconfig)
 
     # ---- files -----------------------------------------------------------------------------------
 
@@ -234,7 +248,7 @@ class LocalCluster:
                 return proc.port_open(comp.port), "etcd port open" if proc.port_open(comp.port) else "port closed"
             if comp.url:
                 with urllib.request.urlopen(comp.url, timeout=3) as r:
-                    return r.status == 200, f"{comp.url.rsplit('/', 1)[-1] or '/'} {r.status}"
+                    return r.status == 200, f"HTTP {r.status} {comp.url.split('/', 3)[-1]}"
             return True, "running (no health endpoint: --secure-port=0)"
         except Exception as err:  # noqa: BLE001 - report, do not crash status
             return False, str(err)[:80]

@@ -118,32 +118,45 @@ def node_object(instance: Mapping[str, Any], it: InstanceType, launch: LaunchDat
 
 
 class Kube:
-    """The few Node/Pod calls the registrar needs, through the official client's raw responses."""
+    """Raw JSON calls through the official client's ApiClient (no model objects: fast for big lists)."""
 
     def __init__(self, kubeconfig: Path) -> None:
-        from kubernetes import client, config
+        from kubernetes import client
 
         self.api = client.ApiClient(configuration=_configuration(kubeconfig))
-        self.core = client.CoreV1Api(self.api)
 
-    def _call(self, method: str, path: str, body: Any = None, query: list | None = None) -> Any:
-        resp = self.api.call_api(*self.api.param_serialize(method, path, query_params=query or [], body=body,
-                                                              header_params={"Content-Type": "application/json",
-                                                                             "Accept": "application/json"},
-                                                              auth_settings=["BearerToken"]))
+    def request(self, method: str, path: str, body: Any = None,
+                query: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+        """(HTTP status, decoded JSON body); never raises on an HTTP error status."""
+        params = self.api.param_serialize(
+            method, path, query_params=list((query or {}).items()), body=body,
+            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            auth_settings=["BearerToken"])
+        resp = self.api.call_api(*params, _request_timeout=30)
         resp.read()
-        if resp.status >= 300 and resp.status != 404 and not (method == "POST" and resp.status == 409):
-            raise RuntimeError(f"{method} {path}: {resp.status} {resp.data[:300]!r}")
-        return json.loads(resp.data) if resp.data else None
+        return resp.status, (json.loads(resp.data) if resp.data else None)
+
+    def call(self, method: str, path: str, body: Any = None, query: Mapping[str, Any] | None = None,
+             ok: tuple[int, ...] = ()) -> Any:
+        status, data = self.request(method, path, body, query)
+        if status >= 300 and status not in ok:
+            raise KubeError(status, f"{method} {path}: {status} {json.dumps(data)[:300] if data else ''}")
+        return data
 
     def nodes(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/api/v1/nodes")["items"]
+        return self.call("GET", "/api/v1/nodes")["items"]
 
     def create_node(self, node: dict[str, Any]) -> None:
-        self._call("POST", "/api/v1/nodes", body=node)
+        self.call("POST", "/api/v1/nodes", body=node, ok=(409,))
 
     def delete_node(self, name: str) -> None:
-        self._call("DELETE", f"/api/v1/nodes/{name}")
+        self.call("DELETE", f"/api/v1/nodes/{name}", ok=(404,))
+
+
+class KubeError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _configuration(kubeconfig: Path) -> Any:
