@@ -19,6 +19,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.fleets import Fleet
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.fleets import Fleets
 from moto.ec2.utils import convert_tag_spec, parse_user_data
@@ -321,6 +322,11 @@ def install(registry: CapacityRegistry) -> None:
             if self._get_param(param):
                 setattr(image, attr, self._get_param(param))
         return ActionResult({"ImageId": image.id})
+
+    # moto snapshots a launch template's / fleet's tags at creation, so CreateTags/DeleteTags never
+    # show in their Describe calls; read the live tags instead.
+    for model in (LaunchTemplate, Fleet):
+        model.tags = property(lambda self: self.get_tags(), lambda self, value: None)  # type: ignore[assignment]
 
     AmisResponse.register_image = register_image_response  # type: ignore[method-assign]
     original_terminate_fleet_instances = Fleet.terminate_instances

@@ -92,6 +92,12 @@ COMPUTED = ("id", "arn", "latestVersion", "defaultVersion", "tagsAll")
 REPLACE_ON = {"name", "namePrefix", "region"}
 
 
+def _not_found(err: ClientError) -> bool:
+    # AWS says InvalidLaunchTemplateId.NotFound or InvalidLaunchTemplateName.NotFoundException.
+    code = aws_error_code(err)
+    return code.startswith("InvalidLaunchTemplate") and "NotFound" in code
+
+
 def check(olds: dict[str, Any], news: dict[str, Any], logical_name: str, seed: bytes) -> CheckResult:
     inputs = prune(news)
     failures: list[CheckFailure] = []
@@ -159,7 +165,7 @@ def read(clients: Clients, config: ProviderConfig, id_: str, props: dict[str, An
     try:
         templates = ec2.describe_launch_templates(LaunchTemplateIds=[id_])["LaunchTemplates"]
     except ClientError as err:
-        if aws_error_code(err).startswith("InvalidLaunchTemplateId"):
+        if _not_found(err):
             return ReadResult("", {}, {})
         raise ProviderError(f"reading EC2 Launch Template ({id_}): {err}") from err
     if not templates:
@@ -215,7 +221,7 @@ def delete(clients: Clients, config: ProviderConfig, id_: str, props: dict[str, 
     try:
         ec2.delete_launch_template(LaunchTemplateId=id_)
     except ClientError as err:
-        if aws_error_code(err).startswith("InvalidLaunchTemplateId"):
+        if _not_found(err):
             return
         raise ProviderError(f"deleting EC2 Launch Template ({id_}): {err}") from err
 
