@@ -6,13 +6,21 @@ from __future__ import annotations
 import gzip
 import json
 from functools import lru_cache
-from importlib import resources
+import importlib.util
+from pathlib import Path
+
+
+def _resources_dir() -> Path:
+    # Locate moto without importing it (importing moto.ec2 costs about a second).
+    spec = importlib.util.find_spec("moto")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("moto is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "ec2" / "resources"
 
 
 def _load(*parts: str):
-    ref = resources.files("moto.ec2").joinpath("resources", *parts)
-    with ref.open("rb") as f:
-        return json.loads(gzip.decompress(f.read()))
+    path = _resources_dir().joinpath(*parts)
+    return json.loads(gzip.decompress(path.read_bytes()))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,175 @@
+"""The public entry point: simulate(SchedulingInput) -> Plan, a pure function."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from provisioner.catalog.resources import Resources
+from provisioner.scheduling.bound import BoundGroup, lower_bound
+from provisioner.scheduling.classes import ConstraintBuilder, build_classes
+from provisioner.scheduling.columns import BASE_DIMS, Columns, pool_infos
+from provisioner.scheduling.model import HOSTNAME
+from provisioner.scheduling.nodes import SimNode
+from provisioner.scheduling.plan import Plan, PlannedNode, SchedulingInput, Unschedulable
+from provisioner.scheduling.reasons import explain
+from provisioner.scheduling.solver import Solver
+
+
+def resource_dims(inp: SchedulingInput) -> tuple[str, ...]:
+    extra = set()
+    for p in inp.pods:
+        extra.update(p.requests)
+    for ds in inp.daemonsets:
+        extra.update(ds.pod.requests)
+    return BASE_DIMS + tuple(sorted(extra - set(BASE_DIMS)))
+
+
+def simulate(inp: SchedulingInput) -> Plan:
+    """Place pending pods on existing, in-flight and new nodes; price the new nodes and bound
+    the cost of any plan placing the same pods. Does not mutate its input."""
+    start = time.perf_counter()
+    dims = resource_dims(inp)
+    pools = pool_infos(inp.nodepools, inp.nodeclasses, dims)
+    cols = Columns(inp.catalog, pools, dims, inp.daemonsets, inp.unavailable)
+    pods = list(inp.pods)
+    node_names = {n.name for n in inp.nodes}
+    # Pods bound to a node we don't know about are not ours to place or count.
+    pods = [p for p in pods if not p.node_name or p.node_name in node_names]
+    classes, bound_ids = build_classes(pods, dims)
+    bound = {k: (cid, next(p.node_name for p in pods if p.key == k)) for k, cid in bound_ids.items()} \
+        if len(bound_ids) < 2000 else _bound_map(pods, bound_ids)
+    originally = {c.id: len(c.pending) for c in classes}
+    builder = ConstraintBuilder(classes)
+    solver = Solver(cols, classes, tuple(inp.nodes), bound, builder)
+    solver.run()
+    nodes, cost = _finalize(solver, inp.max_instance_types)
+    unschedulable = []
+    for cid, cons in solver.unplaced.items():
+        c = classes[cid]
+        reason = explain(solver, c, cons)
+        unschedulable += [Unschedulable(p.key, reason) for p in c.pending]
+    bound_value = _bound(solver, classes, originally) if inp.compute_bound else 0.0
+    bound_value = min(bound_value, cost)  # never claim more than what was shown feasible
+    placements = {p: n.name for n in nodes for p in n.pods}
+    return Plan(tuple(nodes), tuple(sorted(unschedulable, key=lambda u: u.pod)), cost, bound_value,
+                time.perf_counter() - start, placements)
+
+
+def _bound_map(pods, bound_ids):
+    names = {p.key: p.node_name for p in pods if p.node_name}
+    return {k: (cid, names[k]) for k, cid in bound_ids.items()}
+
+
+def _finalize(solver: Solver, max_types: int) -> tuple[list[PlannedNode], float]:
+    cols = solver.cols
+    out: list[PlannedNode] = []
+    total = 0.0
+    for n in solver.nodes:
+        if not n.placed:
+            continue
+        pods = tuple(p.key for p in n.placed)
+        if n.existing:
+            out.append(PlannedNode(n.name, _label_pool(n), True, n.node.labels.get("node.kubernetes.io/instance-type"),
+                                   (), n.node.labels.get("karpenter.sh/capacity-type"),
+                                   n.node.labels.get("topology.kubernetes.io/zone"), n.node.price_per_hour, pods))
+            continue
+        col, ranked = _choose(solver, n, max_types)
+        price = float(cols.price[col])
+        total += price
+        out.append(PlannedNode(n.name, n.pool.name, False, cols.type_name(col), ranked, cols.cts[cols.ct_idx[col]],
+                               cols.zones[cols.zone_idx[col]], price, pods))
+    return out, total
+
+
+def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str, ...]]:
+    """The cheapest compatible offering that holds what the node got, and the ranked list."""
+    cols = solver.cols
+    cand = n.cand[n.mask]
+    used = np.array(n.used, dtype=np.int64)
+    ok = np.all(cols.alloc[cand] >= used, axis=1)
+    for d in n.pool.limits:
+        ok &= cols.capacity[cand, d] <= cols.capacity[n.col, d]
+    cand = cand[ok]
+    if not len(cand):
+        cand = np.array([n.col])
+    order = cand[np.lexsort((cols.type_idx[cand], cols.price[cand]))]
+    col = int(order[0])
+    if cols.price[n.col] <= cols.price[col] and n.col in cand:
+        col = n.col
+    seen: list[str] = []
+    for j in order:
+        name = cols.type_name(int(j))
+        if name not in seen:
+            seen.append(name)
+            if len(seen) >= max_types:
+                break
+    return col, tuple(seen)
+
+
+def _label_pool(n: SimNode) -> str | None:
+    labels = n.node.labels
+    return labels.get("karpenter.sh/nodepool") or labels.get("provisioner.sh/nodepool")
+
+
+def _bound(solver: Solver, classes, originally: dict[int, int]) -> float:
+    cols = solver.cols
+    existing = [n for n in solver.nodes if n.existing]
+    free0 = []
+    for n in existing:
+        # free room before this plan: allocatable minus what was already bound there
+        placed = Resources()
+        for p in n.placed:
+            placed = placed + p.requests
+        free0.append([n.cap[d] - n.used[d] + placed.get(dim, 0) for d, dim in enumerate(solver.dims)])
+    existing_free = np.array(free0, dtype=np.int64).reshape(len(existing), len(solver.dims))
+    groups: dict[tuple, BoundGroup] = {}
+    node_needs: dict[tuple, list] = {}  # pods that need distinct nodes: key -> [mask, existing, pods, per node]
+    for c in classes:
+        placed = originally.get(c.id, 0) - len(c.pending)
+        if placed <= 0:
+            continue
+        cons = solver.levels[c.id][-1]  # required constraints only
+        m = solver.cons_mask(c, cons)
+        ex = tuple(i for i, n in enumerate(existing) if solver.compatible(c, cons, n)
+                   and all(existing_free[i, d] >= r for d, r in enumerate(c.req)))
+        mkey = m.tobytes()
+        for key, ids in cons.forbid:
+            if key == HOSTNAME and c.id in ids:  # one pod per node among classes excluding each other
+                _need(node_needs, ("anti", ids), m, ex, placed, 1)
+        for s in cons.spreads:
+            if s.key == HOSTNAME:
+                _need(node_needs, ("spread", s), m, ex, placed, s.max_skew)
+        demand = np.array(c.req, dtype=float) * placed
+        g = groups.get((mkey, ex))
+        if g is None:
+            groups[(mkey, ex)] = BoundGroup(m, ex, demand)
+        else:
+            g.demand = g.demand + demand
+    extra = [BoundGroup(m, ex, np.zeros(len(solver.dims)), math.ceil(pods / per))
+             for m, ex, pods, per in node_needs.values()]
+    limits = {}
+    for p in solver.pools:
+        if p.limits or p.node_limit is not None:
+            used_existing = np.zeros(len(solver.dims), dtype=np.int64)
+            count = 0
+            for n in existing:
+                if _label_pool(n) == p.name:
+                    used_existing += np.array([n.node.allocatable.get(d, 0) for d in solver.dims], dtype=np.int64)
+                    count += 1
+            limits[p.index] = ({d: int(v - used_existing[d]) for d, v in p.limits.items()},
+                               None if p.node_limit is None else p.node_limit - count)
+    return lower_bound(list(groups.values()) + extra, cols.price, cols.alloc, cols.capacity, cols.pool_idx, limits,
+                       existing_free)
+
+
+def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> None:
+    hit = needs.get(key)
+    if hit is None:
+        needs[key] = [mask, existing, pods, per_node]
+    else:  # distinct nodes for all of them, each compatible with at least one
+        hit[0] = hit[0] | mask
+        hit[1] = tuple(sorted(set(hit[1]) | set(existing)))
+        hit[2] += pods
