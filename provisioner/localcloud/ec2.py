@@ -145,7 +145,9 @@ class LocalEC2:
 
     @property
     def running(self) -> bool:
-        return self._info is not None and _pid_alive(self._info.pid)
+        if self._info is None:
+            return False
+        return _pid_alive(self._info.pid) if self._info.pid else True  # by endpoint: assume so
 
     def start(self, timeout: float = START_TIMEOUT) -> LocalEC2Info:
         """Start moto in a child process and wait until it answers EC2 calls."""
@@ -180,9 +182,18 @@ class LocalEC2:
         return self._info
 
     @classmethod
-    def attach(cls, state_dir: Path) -> "LocalEC2":
-        """Use a moto started by another process, from `<state_dir>/ec2.json`."""
-        self = cls(state_dir)
+    def attach(cls, state_dir: Path, endpoint: str | None = None, region: str = DEFAULT_REGION) -> "LocalEC2":
+        """Use a moto started by another process (e.g. `local up`).
+
+        From `<state_dir>/ec2.json` by default; with `endpoint`, a server known only by its URL
+        (then stop() leaves the process alone: we do not know it).
+        """
+        self = cls(state_dir, region)
+        if endpoint is not None:
+            port = int(endpoint.rstrip("/").rsplit(":", 1)[-1])
+            self._info = LocalEC2Info(0, port, endpoint.rstrip("/"), region, "")
+            self._wait_ready(self._info.endpoint, 10.0)
+            return self
         try:
             info = LocalEC2Info.from_json(json.loads(self.state_path.read_text()))
         except (OSError, ValueError, KeyError) as err:
@@ -199,7 +210,7 @@ class LocalEC2:
         if self._info is None:
             return
         pid = self._info.pid
-        if self._proc is not None or _is_our_server(pid):
+        if pid and (self._proc is not None or _is_our_server(pid)):
             self._terminate(pid, timeout)
         self._proc = None
         self._info = None
@@ -262,6 +273,8 @@ class LocalEC2:
         raise LocalEC2Error(f"local EC2 at {endpoint} not ready within {timeout:.0f}s: {last}")
 
     def _write_state(self) -> None:
+        if not self.info.pid:
+            return  # attached by endpoint only: the state file belongs to whoever started it
         tmp = self.state_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.info.to_json(), indent=2))
         tmp.replace(self.state_path)

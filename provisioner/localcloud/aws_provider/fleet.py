@@ -99,7 +99,7 @@ def check(olds: dict[str, Any], news: dict[str, Any], logical_name: str = "", se
         if isinstance(options, dict) and options.get("allocationStrategy") is None:
             inputs[key] = {**options, "allocationStrategy": "lowestPrice"}
     failures: list[CheckFailure] = []
-    validate_props(inputs, ALL_FIELDS, failures, extra=COMPUTED + ("context", "validFrom", "validUntil"))
+    validate_props(inputs, ALL_FIELDS, failures, extra=COMPUTED)
     for i, config in enumerate(inputs.get("launchTemplateConfigs") or []):
         spec = config.get("launchTemplateSpecification") if isinstance(config, dict) else None
         if isinstance(spec, dict) and not spec.get("launchTemplateId") and not spec.get("launchTemplateName"):

@@ -101,7 +101,7 @@ def _not_found(err: ClientError) -> bool:
 def check(olds: dict[str, Any], news: dict[str, Any], logical_name: str, seed: bytes) -> CheckResult:
     inputs = prune(news)
     failures: list[CheckFailure] = []
-    validate_props(inputs, ALL_FIELDS, failures, extra=COMPUTED + ("defaultVersion",))
+    validate_props(inputs, ALL_FIELDS, failures, extra=tuple(k for k in COMPUTED if k != "defaultVersion"))
     for key in ("name", "namePrefix"):
         value = inputs.get(key)
         if isinstance(value, str) and not is_unknown(value) and not NAME_RE.match(value):

@@ -104,3 +104,12 @@ def test_seed_registers_an_ami_when_the_region_has_none(tmp_path, monkeypatch):
         assert images[seed.amis["arm64"]]["Architecture"] == "arm64"
         assert ec2._ami_for(client, "arm64") == seed.amis["arm64"]  # found again, not registered twice
         assert len(client.describe_images(Owners=["self"])["Images"]) == 2
+
+
+def test_attach_by_endpoint_never_stops_the_server(local_ec2, seed, tmp_path):
+    attached = LocalEC2.attach(tmp_path, endpoint=local_ec2.endpoint)
+    assert attached.seed() == seed
+    attached.stop()
+    assert _pid_alive(local_ec2.info.pid)
+    assert local_ec2.client("ec2").describe_availability_zones()["AvailabilityZones"]
+    assert not (tmp_path / "ec2.json").exists()

@@ -106,6 +106,7 @@ def test_launch_template_name_prefix():
     ({"tagSpecifications": [{"resourceType": "bucket", "tags": {}}]}, "tagSpecifications[0].resourceType"),
     ({"tags": {"aws:reserved": "x"}}, "tags.aws:reserved"),
     ({"cpuOptions": {"coreCount": 2}}, "cpuOptions"),
+    ({"defaultVersion": 2}, "defaultVersion"),
 ])
 def test_launch_template_check_failures(props, path):
     failures = launch_template.check({}, props, "nodes", b"").failures
@@ -155,6 +156,7 @@ def test_fleet_check_applies_pulumi_aws_defaults():
     (fleet_inputs(spotOptions={"allocationStrategy": "cheapest"}), "spotOptions.allocationStrategy"),
     (fleet_inputs(onDemandOptions={"allocationStrategy": "diversified"}), "onDemandOptions.allocationStrategy"),
     (fleet_inputs(replaceUnhealthyInstances=True), "replaceUnhealthyInstances"),
+    (fleet_inputs(validUntil="2030-01-01T00:00:00Z"), "validUntil"),
 ])
 def test_fleet_check_failures(props, path):
     failures = fleet.check({}, props).failures
