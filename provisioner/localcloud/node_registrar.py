@@ -125,12 +125,12 @@ class Kube:
 
         self.api = client.ApiClient(configuration=_configuration(kubeconfig))
 
-    def request(self, method: str, path: str, body: Any = None,
-                query: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+    def request(self, method: str, path: str, body: Any = None, query: Mapping[str, Any] | None = None,
+                content_type: str = "application/json") -> tuple[int, Any]:
         """(HTTP status, decoded JSON body); never raises on an HTTP error status."""
         params = self.api.param_serialize(
             method, path, query_params=list((query or {}).items()), body=body,
-            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
             auth_settings=["BearerToken"])
         resp = self.api.call_api(*params, _request_timeout=30)
         resp.read()
