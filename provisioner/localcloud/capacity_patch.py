@@ -22,7 +22,7 @@ from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.fleets import Fleets
-from moto.ec2.utils import convert_tag_spec, parse_user_data
+from moto.ec2.utils import convert_tag_spec, parse_user_data, random_fleet_id
 
 from provisioner.localcloud.capacity import CapacityRegistry, priority_order
 
@@ -221,7 +221,7 @@ def create_instant_fleet(backend: Any, registry: CapacityRegistry, params: dict[
     # moto's Fleet would launch on construction; build it with no capacity and allocate ourselves.
     empty_target = {"TotalTargetCapacity": 0, "DefaultTargetCapacityType": default_type}
     fleet = Fleet(
-        backend, _new_fleet_id(), params["on_demand_options"], params["spot_options"], empty_target,
+        backend, random_fleet_id(), params["on_demand_options"], params["spot_options"], empty_target,
         params["launch_template_configs"], params["excess_capacity_termination_policy"],
         params["replace_unhealthy_instances"], params["terminate_instances_with_expiration"], "instant",
         params["valid_from"], params["valid_until"], params["tag_specifications"],
@@ -239,12 +239,6 @@ def create_instant_fleet(backend: Any, registry: CapacityRegistry, params: dict[
         _allocate(backend, registry, fleet, pools, "spot", spot, fleet_instance_tags, result)
     backend.fleets[fleet.id] = fleet
     return fleet, result
-
-
-def _new_fleet_id() -> str:
-    from moto.ec2.utils import random_fleet_id
-
-    return random_fleet_id()
 
 
 def _capacity_type_of_run(backend: Any, kwargs: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ import json
 import urllib.request
 
 import pytest
-from botocore.config import Config
 
 pytestmark = pytest.mark.integration
 
