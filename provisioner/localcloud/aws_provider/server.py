@@ -18,7 +18,7 @@ from pulumi.runtime.proto.provider_pb2_grpc import ResourceProviderServicer
 
 from provisioner.localcloud.aws_provider import fleet, launch_template
 from provisioner.localcloud.aws_provider.shared import (
-    PLUGIN_VERSION, Clients, ProviderConfig, ProviderError, from_struct, to_struct,
+    PLUGIN_VERSION, Clients, ProviderConfig, ProviderError, from_struct, tags_all, to_struct,
 )
 
 RESOURCES: dict[str, ModuleType] = {launch_template.TOKEN: launch_template, fleet.TOKEN: fleet}
@@ -168,11 +168,14 @@ class AwsStandInProvider(ResourceProviderServicer):
         news = from_struct(request.news)
         ignore = {path.split(".")[0].split("[")[0] for path in request.ignoreChanges}
         result = module.diff(old_inputs or olds, news, ignore)
+        if "tags" not in result.changed and "tags" not in ignore and "tagsAll" in olds \
+                and tags_all(self.config, news.get("tags")) != olds["tagsAll"]:
+            result.changed.append("tagsAll")  # e.g. aws:defaultTags changed: retag in place
         detailed: dict[str, Any] = {}
         base = old_inputs or olds
         for key in result.changed:
             replace = key in result.replaces
-            if base.get(key) is None:
+            if base.get(key, olds.get(key)) is None:
                 kind = Kind.ADD_REPLACE if replace else Kind.ADD
             elif news.get(key) is None:
                 kind = Kind.DELETE_REPLACE if replace else Kind.DELETE

@@ -237,3 +237,15 @@ def test_plugin_shim_execs_this_python(tmp_path):
     assert text.startswith("#!/bin/sh\n")
     assert f"exec {sys.executable} -u -m provisioner.localcloud.aws_provider" in text
     assert install_plugin_shim(tmp_path / "bin") == path  # rewriting is fine
+
+
+def test_default_tags_change_is_an_in_place_update():
+    provider = AwsStandInProvider(log_path="")
+    provider.Configure(pb.ConfigureRequest(args=to_struct({"region": "us-east-1",
+                                                           "defaultTags": '{"tags": {"team": "b"}}'})), FakeContext())
+    old = fleet.check({}, fleet_inputs(tags={"a": "1"})).inputs
+    response = provider.Diff(pb.DiffRequest(urn=FLEET_URN, id="fleet-1",
+                                            olds=to_struct({**old, "tagsAll": {"a": "1", "team": "a"}}),
+                                            old_inputs=to_struct(old), news=to_struct(old)), FakeContext())
+    assert list(response.diffs) == ["tagsAll"] and list(response.replaces) == []
+    assert response.detailedDiff["tagsAll"].kind == pb.PropertyDiff.UPDATE
