@@ -175,7 +175,9 @@ class AwsStandInProvider(ResourceProviderServicer):
         base = old_inputs or olds
         for key in result.changed:
             replace = key in result.replaces
-            if base.get(key, olds.get(key)) is None:
+            if key == "tagsAll":  # computed from tags and config: always there on both sides
+                kind = Kind.UPDATE
+            elif base.get(key) is None:
                 kind = Kind.ADD_REPLACE if replace else Kind.ADD
             elif news.get(key) is None:
                 kind = Kind.DELETE_REPLACE if replace else Kind.DELETE
