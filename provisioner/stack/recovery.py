@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,18 +44,31 @@ class LockInfo:
             return False
         except PermissionError:
             return True
-        return True
+        return not _zombie(self.pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process whose parent has not reaped it still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 @dataclass
 class RecoveryReport:
+    restored_checkpoint: str = ""
     cleared_locks: list[str] = field(default_factory=list)
     pending_operations: list[str] = field(default_factory=list)
     terminated_orphans: list[str] = field(default_factory=list)
 
+    deleted_templates: list[str] = field(default_factory=list)
+
     @property
     def anything(self) -> bool:
-        return bool(self.cleared_locks or self.pending_operations or self.terminated_orphans)
+        return bool(self.restored_checkpoint or self.cleared_locks or self.pending_operations
+                    or self.terminated_orphans or self.deleted_templates)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -78,6 +92,27 @@ def stack_locks(fleet: FleetStack) -> list[LockInfo]:
     return out
 
 
+def repair_checkpoint(fleet: FleetStack) -> str:
+    """A kill during a checkpoint write can truncate the file backend's checkpoint: restore its .bak."""
+    url = urlparse(fleet.env["PULUMI_BACKEND_URL"])
+    if url.scheme != "file":
+        return ""
+    for path in (Path(url.path) / ".pulumi" / "stacks").glob(f"*/{fleet.name}.json"):
+        try:
+            json.loads(path.read_text())
+            continue
+        except (OSError, json.JSONDecodeError):
+            pass
+        backup = path.with_name(path.name + ".bak")
+        json.loads(backup.read_text())  # raises if the backup is unusable too: a human must look
+        shutil.copyfile(backup, path)
+        attrs = backup.with_name(backup.name + ".attrs")
+        if attrs.exists():
+            shutil.copyfile(attrs, path.with_name(path.name + ".attrs"))
+        return str(path)
+    return ""
+
+
 def owned_instances(ec2, cluster: str) -> list[dict]:
     pages = ec2.get_paginator("describe_instances").paginate(Filters=[
         {"Name": f"tag:{ownership.CLUSTER}", "Values": [cluster]},
@@ -96,8 +131,19 @@ def recorded_instance_ids(deployment: dict) -> set[str]:
     return ids
 
 
+def recorded_template_ids(deployment: dict) -> set[str]:
+    return {res.get("id") for res in deployment.get("resources") or []
+            if res.get("type") == "aws:ec2/launchTemplate:LaunchTemplate" and res.get("id")}
+
+
+def owned_templates(ec2, cluster: str) -> list[str]:
+    found = ec2.describe_launch_templates(Filters=[{"Name": f"tag:{ownership.CLUSTER}", "Values": [cluster]}])
+    return [t["LaunchTemplateId"] for t in found["LaunchTemplates"]]
+
+
 def recover(fleet: FleetStack, ec2, cluster: str, assume_abandoned: bool = False) -> RecoveryReport:
     report = RecoveryReport()
+    report.restored_checkpoint = repair_checkpoint(fleet)
     locks = stack_locks(fleet)
     live = [lk for lk in locks if lk.holder_alive and not assume_abandoned]
     if live:
@@ -119,4 +165,9 @@ def recover(fleet: FleetStack, ec2, cluster: str, assume_abandoned: bool = False
     if orphans:
         ec2.terminate_instances(InstanceIds=orphans)
         report.terminated_orphans = orphans
+    # Templates are harmless but would collide by name with the content-addressed ones re-created.
+    stray = sorted(set(owned_templates(ec2, cluster)) - recorded_template_ids(deployment))
+    for template_id in stray:
+        ec2.delete_launch_template(LaunchTemplateId=template_id)
+    report.deleted_templates = stray
     return report
