@@ -57,7 +57,7 @@ def _load_one(doc: dict[str, Any], kind: str, shown_kind: str, problems: list[st
         problems.extend(f'{shown_kind} "{name}": {e}' for e in errors)
         return None
     if kind == NODEPOOL_KIND:
-        return nodepool.from_spec(name, spec, doc["metadata"])
+        return nodepool.from_spec(name, spec)
     return nodeclass.from_spec(name, spec)
 
 
@@ -100,8 +100,10 @@ def load_documents(docs: list[dict[str, Any]]) -> tuple[list[NodePool], list[Nod
 
 def load_yaml(text_or_path: str | os.PathLike[str]) -> tuple[list[NodePool], list[NodeClass]]:
     """load_documents over a YAML file or text (multi-document, `kind: List` allowed)."""
-    if isinstance(text_or_path, os.PathLike) or ("\n" not in text_or_path and Path(text_or_path).is_file()):
-        text = Path(text_or_path).read_text()
+    looks_like_path = isinstance(text_or_path, str) and "\n" not in text_or_path and (
+        text_or_path.endswith((".yaml", ".yml", ".json")) or Path(text_or_path).is_file())
+    if isinstance(text_or_path, os.PathLike) or looks_like_path:
+        text = Path(text_or_path).read_text()  # a missing file raises FileNotFoundError
     else:
         text = text_or_path
     try:

@@ -131,7 +131,7 @@ def _taint_to(t: Taint) -> dict:
     return {"key": t.key, **({"value": t.value} if t.value else {}), "effect": t.effect}
 
 
-def from_spec(name: str, spec: dict[str, Any], metadata: dict[str, Any]) -> NodePool:
+def from_spec(name: str, spec: dict[str, Any]) -> NodePool:
     """Build the dataclass from a validated, defaulted spec."""
     template = spec["template"]
     tmeta, tspec = template.get("metadata", {}), template["spec"]

@@ -44,6 +44,11 @@ def test_load_yaml_accepts_text_str_path_and_path() -> None:
     assert load_yaml(path) == load_yaml(str(path)) == load_yaml(path.read_text())
 
 
+def test_load_yaml_missing_file() -> None:
+    with pytest.raises(FileNotFoundError):
+        load_yaml("stacks/samples/does-not-exist.yaml")
+
+
 def test_load_yaml_reports_bad_yaml() -> None:
     with pytest.raises(ValidationError, match="^YAML: "):
         load_yaml("a: [\n")
