@@ -18,7 +18,7 @@ from pulumi.runtime.proto.provider_pb2_grpc import ResourceProviderServicer
 
 from provisioner.localcloud.aws_provider import fleet, launch_template
 from provisioner.localcloud.aws_provider.shared import (
-    PLUGIN_VERSION, Clients, ProviderConfig, ProviderError, from_struct, tags_all, to_struct,
+    PLUGIN_VERSION, ApiTimer, Clients, ProviderConfig, ProviderError, from_struct, tags_all, to_struct,
 )
 
 RESOURCES: dict[str, ModuleType] = {launch_template.TOKEN: launch_template, fleet.TOKEN: fleet}
@@ -31,6 +31,7 @@ Kind = provider_pb2.PropertyDiff.Kind
 class _Totals:
     calls: int = 0
     seconds: float = 0.0
+    ec2_seconds: float = 0.0
 
 
 class CallLog:
@@ -41,17 +42,21 @@ class CallLog:
         self._lock = threading.Lock()
         self.totals: dict[str, _Totals] = {}
 
-    def record(self, method: str, resource_type: str, name: str, seconds: float, error: str | None) -> None:
+    def record(self, method: str, resource_type: str, name: str, seconds: float, error: str | None,
+               ec2_seconds: float = 0.0, ec2_calls: int = 0) -> None:
         with self._lock:
             totals = self.totals.setdefault(method, _Totals())
             totals.calls += 1
             totals.seconds += seconds
+            totals.ec2_seconds += ec2_seconds
             if not self.path:
                 return
             line = {
                 "ts": round(time.time(), 3), "pid": os.getpid(), "method": method, "type": resource_type,
-                "name": name, "ms": round(seconds * 1000, 2), "ok": error is None,
+                "name": name, "ms": round(seconds * 1000, 2), "ec2_ms": round(ec2_seconds * 1000, 2),
+                "ec2_calls": ec2_calls, "ok": error is None,
                 "total_calls": totals.calls, "total_ms": round(totals.seconds * 1000, 2),
+                "total_ec2_ms": round(totals.ec2_seconds * 1000, 2),
             }
             if error:
                 line["error"] = error[:2000]
@@ -63,7 +68,8 @@ class CallLog:
                 self._write({"ts": round(time.time(), 3), "pid": os.getpid(), "summary": self.summary()})
 
     def summary(self) -> dict[str, dict[str, float]]:
-        return {m: {"calls": t.calls, "ms": round(t.seconds * 1000, 2)} for m, t in sorted(self.totals.items())}
+        return {m: {"calls": t.calls, "ms": round(t.seconds * 1000, 2), "ec2_ms": round(t.ec2_seconds * 1000, 2)}
+                for m, t in sorted(self.totals.items())}
 
     def _write(self, line: dict[str, Any]) -> None:
         try:
@@ -89,6 +95,7 @@ def _type_and_name(request: Any) -> tuple[str, str]:
 def _timed(method: Callable) -> Callable:
     def wrapper(self: "AwsStandInProvider", request: Any, context: Any) -> Any:
         resource_type, name = _type_and_name(request)
+        ApiTimer.reset()
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -98,7 +105,9 @@ def _timed(method: Callable) -> Callable:
         except Exception:  # noqa: BLE001 - any bug must reach the engine as the operation's error
             error = traceback.format_exc()
         finally:
-            self.log.record(method.__name__, resource_type, name, time.perf_counter() - started, error)
+            ec2_seconds, ec2_calls = ApiTimer.read()
+            self.log.record(method.__name__, resource_type, name, time.perf_counter() - started, error,
+                            ec2_seconds, ec2_calls)
         context.abort(grpc.StatusCode.UNKNOWN, error)
 
     wrapper.__name__ = method.__name__

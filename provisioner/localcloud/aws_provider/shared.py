@@ -178,6 +178,40 @@ class ProviderConfig:
         return endpoint
 
 
+class ApiTimer:
+    """Seconds this thread spent inside EC2 API calls (botocore events), so the call log can split
+    a provider call into EC2 time and the provider's own time."""
+
+    _local = threading.local()
+
+    @classmethod
+    def reset(cls) -> None:
+        cls._local.seconds = 0.0
+        cls._local.calls = 0
+
+    @classmethod
+    def read(cls) -> tuple[float, int]:
+        return getattr(cls._local, "seconds", 0.0), getattr(cls._local, "calls", 0)
+
+    @classmethod
+    def attach(cls, client: Any) -> None:
+        client.meta.events.register("before-call.ec2", cls._before)
+        client.meta.events.register("after-call.ec2", cls._after)
+        client.meta.events.register("after-call-error.ec2", cls._after)
+
+    @classmethod
+    def _before(cls, **_: Any) -> None:
+        cls._local.started = time.perf_counter()
+
+    @classmethod
+    def _after(cls, **_: Any) -> None:
+        started = getattr(cls._local, "started", None)
+        if started is not None:
+            cls._local.seconds = getattr(cls._local, "seconds", 0.0) + time.perf_counter() - started
+            cls._local.calls = getattr(cls._local, "calls", 0) + 1
+            cls._local.started = None
+
+
 class Clients:
     """boto3 EC2 clients, one per (region, endpoint); creating one costs ~50 ms."""
 
@@ -202,6 +236,7 @@ class Clients:
                     config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
                                   read_timeout=60, max_pool_connections=50),
                 )
+                ApiTimer.attach(client)
                 self._clients[key] = client
         return client
 

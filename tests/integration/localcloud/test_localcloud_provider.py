@@ -188,3 +188,5 @@ def test_calls_are_logged_with_timings(provider, seed, tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "provider.log").read_text().splitlines()]
     assert [l["method"] for l in lines] == ["Configure", "Check", "Create"]
     assert all(l["ms"] >= 0 and l["total_calls"] >= 1 for l in lines)
+    create = lines[-1]
+    assert create["ec2_calls"] >= 1 and 0 < create["ec2_ms"] <= create["ms"]

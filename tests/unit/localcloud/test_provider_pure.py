@@ -220,13 +220,14 @@ def test_unknown_resource_type_aborts_with_clear_error():
 def test_call_log_keeps_running_totals(tmp_path):
     path = tmp_path / "provider.log"
     log = CallLog(str(path))
-    log.record("Create", "aws:ec2/fleet:Fleet", "a", 0.5, None)
+    log.record("Create", "aws:ec2/fleet:Fleet", "a", 0.5, None, 0.25, 2)
     log.record("Create", "aws:ec2/fleet:Fleet", "b", 0.25, "boom")
     log.write_summary()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(l["total_calls"], l["total_ms"]) for l in lines[:2]] == [(1, 500.0), (2, 750.0)]
     assert lines[1]["ok"] is False and lines[1]["error"] == "boom"
-    assert lines[2]["summary"] == {"Create": {"calls": 2, "ms": 750.0}}
+    assert (lines[0]["ec2_ms"], lines[0]["ec2_calls"], lines[1]["total_ec2_ms"]) == (250.0, 2, 250.0)
+    assert lines[2]["summary"] == {"Create": {"calls": 2, "ms": 750.0, "ec2_ms": 250.0}}
 
 
 def test_plugin_shim_execs_this_python(tmp_path):
