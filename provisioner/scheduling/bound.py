@@ -104,3 +104,4 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
         return 0.0  # no proof of anything: zero is always a valid bound
     # The dual bound HiGHS proves is the LP optimum; shave float noise so it stays below.
     return max(float(res.fun) * (1 - 1e-9) - 1e-9, 0.0)
+

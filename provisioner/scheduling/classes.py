@@ -85,18 +85,32 @@ def build_classes(pods: list[Pod], dims: tuple[str, ...]) -> tuple[list[PodClass
     return list(by_key.values()), bound
 
 
+_MATCH_CACHE: dict = {}
+
+
 def _matching(term: PodAffinityTerm, owner: PodClass, classes: list[PodClass]) -> frozenset[int]:
-    return frozenset(c.id for c in classes if term.selects(owner.namespace, c.namespace, c.labels))
+    key = (id(classes), term, owner.namespace)
+    hit = _MATCH_CACHE.get(key)
+    if hit is None:
+        hit = frozenset(c.id for c in classes if term.selects(owner.namespace, c.namespace, c.labels))
+        _MATCH_CACHE[key] = hit
+    return hit
 
 
 def _spread_matching(s: SpreadConstraint, owner: PodClass, classes: list[PodClass]) -> frozenset[int]:
-    return frozenset(c.id for c in classes if c.namespace == owner.namespace and s.selector.matches(c.labels))
+    key = (id(classes), "spread", s.selector, owner.namespace)
+    hit = _MATCH_CACHE.get(key)
+    if hit is None:
+        hit = frozenset(c.id for c in classes if c.namespace == owner.namespace and s.selector.matches(c.labels))
+        _MATCH_CACHE[key] = hit
+    return hit
 
 
 class ConstraintBuilder:
     """Builds each class's constraint sets; anti-affinity and host ports are symmetric."""
 
     def __init__(self, classes: list[PodClass]) -> None:
+        _MATCH_CACHE.clear()
         self.classes = classes
         self._next = 0
         # Symmetric exclusions from other classes' required anti-affinity and host ports.

@@ -95,17 +95,14 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
     cand = cand[ok]
     if not len(cand):
         cand = np.array([n.col])
-    order = cand[np.lexsort((cols.type_idx[cand], cols.price[cand]))]
+    order = cand  # candidates are kept cheapest first
     col = int(order[0])
     if cols.price[n.col] <= cols.price[col] and n.col in cand:
         col = n.col
-    seen: list[str] = []
-    for j in order:
-        name = cols.type_name(int(j))
-        if name not in seen:
-            seen.append(name)
-            if len(seen) >= max_types:
-                break
+    types = cols.type_idx[order]
+    _, first = np.unique(types, return_index=True)
+    keep = np.sort(first)[:max_types]
+    seen = [cols.types[t].name for t in types[keep]]
     return col, tuple(seen)
 
 
@@ -161,8 +158,9 @@ def _bound(solver: Solver, classes, originally: dict[int, int]) -> float:
                     count += 1
             limits[p.index] = ({d: int(v - used_existing[d]) for d, v in p.limits.items()},
                                None if p.node_limit is None else p.node_limit - count)
-    return lower_bound(list(groups.values()) + extra, cols.price, cols.alloc, cols.capacity, cols.pool_idx, limits,
-                       existing_free)
+    lp = lower_bound(list(groups.values()) + extra, cols.price, cols.alloc, cols.capacity, cols.pool_idx, limits,
+                     existing_free)
+    return lp
 
 
 def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> None:

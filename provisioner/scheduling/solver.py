@@ -58,7 +58,8 @@ class Solver:
             change = np.nonzero(np.any(np.diff(keys_arr, axis=0) != 0, axis=1))[0] + 1
             for chunk in np.split(order, change):
                 p, z, ct = (int(cols.pool_idx[chunk[0]]), int(cols.zone_idx[chunk[0]]), int(cols.ct_idx[chunk[0]]))
-                self._groups[(p, z, ct)] = chunk
+                # cheapest first, so a node's compatible types come out ranked without sorting
+                self._groups[(p, z, ct)] = chunk[np.lexsort((cols.type_idx[chunk], cols.price[chunk]))]
         self._mask_cache: dict[int, np.ndarray] = {}
         self._kfit_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._tol_cache: dict[tuple[int, int], bool] = {}
@@ -149,7 +150,7 @@ class Solver:
         cap = INF
         for key, ids in cons.forbid:
             if key == HOSTNAME:
-                if any(node.counts.get(i) for i in ids):
+                if any(i in ids for i in node.counts):
                     return 0
             else:
                 v = node.domain(key, self.cols)
@@ -162,7 +163,7 @@ class Solver:
             if s is primary:
                 continue
             if s.key == HOSTNAME:
-                have = sum(node.counts.get(i, 0) for i in s.matching)
+                have = sum(v for i, v in node.counts.items() if i in s.matching)
                 cap = min(cap, s.max_skew - have)
             else:
                 v = node.domain(s.key, self.cols)
@@ -180,7 +181,7 @@ class Solver:
                     return 0
                 continue
             if a.key == HOSTNAME:
-                if not any(node.counts.get(i) for i in a.matching):
+                if not any(i in a.matching for i in node.counts):
                     return 0
             else:
                 v = node.domain(a.key, self.cols)
@@ -272,7 +273,7 @@ class Solver:
             self.place(c, cons, node, k)
             placed += k
         while placed < n:
-            node = self.open_node(c, cons, restrict, skip_primary, max(hint - placed, n - placed))
+            node = self.open_node(c, cons, restrict, skip_primary, max(self.pending_total - placed, n - placed))
             if node is None:
                 break
             k = min(node.fit(c.req), n - placed, self.topology_cap(c, cons, node, skip_primary))
@@ -306,11 +307,25 @@ class Solver:
             idx = np.nonzero(m)[0]
             if not len(idx):
                 continue
-            per_node = np.minimum(np.minimum(kfit[idx], hint), host_cap)
-            score = self.cols.price[idx] / per_node
+            score = self.cols.price[idx] / self._pods_per_node(idx, kfit, hint, host_cap)
             col = int(idx[int(np.argmin(score))])
             return self._new_node(p, col)
         return None
+
+    def _pods_per_node(self, idx: np.ndarray, kfit: np.ndarray, hint: int, host_cap: int) -> np.ndarray:
+        """Pods a new node of each candidate column is expected to hold: for pods limited per
+        node, what this class may put there; otherwise "average" pending pods (the node will be
+        shared by every class that comes after), never more than are pending."""
+        if host_cap < INF:
+            return np.minimum(kfit[idx], host_cap).astype(float)
+        total = max(self.pending_total, 1)
+        avg = self.pending_sum / total
+        per = np.full(len(idx), float(hint))
+        alloc = self.cols.alloc[idx]
+        for d, a in enumerate(avg):
+            if a > 0:
+                per = np.minimum(per, alloc[:, d] / a)
+        return np.maximum(per, 1.0)
 
     def _new_node_cap(self, c: PodClass, cons: Constraints) -> int:
         cap = INF
@@ -320,7 +335,7 @@ class Solver:
         for s in cons.spreads:
             if s.key == HOSTNAME:
                 cap = min(cap, s.max_skew)
-        return max(cap, 1)
+        return max(cap, 1) if cap < INF else INF
 
     def _new_node(self, p: PoolInfo, col: int) -> SimNode:
         cols = self.cols
@@ -367,8 +382,21 @@ class Solver:
                 break
         return placed
 
+    def hostname_limited(self, c: PodClass) -> bool:
+        cons = self.levels[c.id][0]
+        return any(k == HOSTNAME and c.id in ids for k, ids in cons.forbid) or \
+            any(s.key == HOSTNAME for s in cons.spreads)
+
     def run(self) -> None:
-        order = sorted((c for c in self.classes if c.pending), key=lambda c: (-c.req[0], -c.req[1], c.id))
+        # Largest first (CPU, then memory), but pods limited per node by hostname rules go
+        # last: they then take the room left on nodes bought for the bulk, and any node
+        # opened for them is sized for what they alone need.
+        order = sorted((c for c in self.classes if c.pending),
+                       key=lambda c: (self.hostname_limited(c), -c.req[0], -c.req[1], c.id))
+        self.pending_total = sum(len(c.pending) for c in order)
+        self.pending_sum = np.zeros(len(self.dims), dtype=float)
+        for c in order:
+            self.pending_sum += np.array(c.req, dtype=float) * len(c.pending)
         for _ in range(3):  # later passes: pods whose affinity targets were placed after them
             progress = False
             for c in order:
@@ -376,6 +404,8 @@ class Solver:
                     if not c.pending:
                         break
                     got = self.place_class(c, cons, len(c.pending))
+                    self.pending_total -= got
+                    self.pending_sum -= np.array(c.req, dtype=float) * got
                     progress |= got > 0
                     self._close_full()
                 if c.pending:
