@@ -18,8 +18,7 @@ KARPENTER_CONSOLIDATE_AFTER = "0s"
 
 # Karpenter fields we have no equivalent for: refused rather than silently dropped.
 _UNSUPPORTED_NODEPOOL = ("replicas",)
-_UNSUPPORTED_NODECLASS = ("context", "instanceStorePolicy", "capacityReservationSelectorTerms",
-                          "ipPrefixCount", "ipv4PrefixCount")
+_UNSUPPORTED_NODECLASS = ("context", "instanceStorePolicy", "capacityReservationSelectorTerms")
 
 
 def convert_nodepool(doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
