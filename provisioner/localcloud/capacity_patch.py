@@ -30,9 +30,8 @@ FLEET_ID_TAG = "aws:ec2:fleet-id"
 _unchecked_run_instances: Any = InstanceBackend.run_instances
 
 
-class InsufficientCapacity(EC2ClientError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
+class InjectedCapacityError(EC2ClientError):
+    """Raised as EC2ClientError(code, message); serialized by moto like any EC2 error."""
 
 
 @dataclass
@@ -237,6 +236,7 @@ def create_instant_fleet(backend: Any, registry: CapacityRegistry, params: dict[
         _allocate(backend, registry, fleet, pools, "on-demand", on_demand, fleet_instance_tags, result)
     if spot > 0:
         _allocate(backend, registry, fleet, pools, "spot", spot, fleet_instance_tags, result)
+    fleet.instant_instances = result.instances  # what DescribeFleets reports as Instances
     backend.fleets[fleet.id] = fleet
     return fleet, result
 
@@ -261,7 +261,11 @@ def _zone_of_run(backend: Any, kwargs: dict[str, Any]) -> str:
 
 
 def install(registry: CapacityRegistry) -> None:
+    """Patch moto's EC2 classes in this process (call once, before serving)."""
+    global _unchecked_run_instances
     original_run_instances = InstanceBackend.run_instances
+    # The instant-fleet path decides capacity per override itself, so it launches unchecked.
+    _unchecked_run_instances = original_run_instances
     original_create_fleet_response = Fleets.create_fleet
 
     def run_instances(self: Any, image_id: str, count: int, user_data: Any, security_group_names: list[str],
@@ -272,7 +276,7 @@ def install(registry: CapacityRegistry) -> None:
         error = registry.lookup(instance_type or "m1.small", _zone_of_run(self, kwargs),
                                 _capacity_type_of_run(self, kwargs))
         if error is not None:
-            raise InsufficientCapacity(error.error_code, error.message())
+            raise InjectedCapacityError(error.error_code, error.message())
         return original_run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
 
     def create_fleet_response(self: Fleets) -> ActionResult:
@@ -294,9 +298,6 @@ def install(registry: CapacityRegistry) -> None:
         fleet, allocation = create_instant_fleet(self.ec2_backend, registry, params)
         return ActionResult({"FleetId": fleet.id, "Errors": allocation.errors, "Instances": allocation.instances})
 
-    global _unchecked_run_instances
-    # The instant-fleet path decides capacity per override itself, so it launches unchecked.
-    _unchecked_run_instances = original_run_instances
     def terminate_fleet_instances(self: Fleet) -> None:
         # moto terminates one instance per capacity unit and fails on an empty list; AWS deleting
         # a fleet with TerminateInstances ends all its instances and accepts a fleet with none.
@@ -322,6 +323,15 @@ def install(registry: CapacityRegistry) -> None:
     for model in (LaunchTemplate, Fleet):
         model.tags = property(lambda self: self.get_tags(), lambda self, value: None)  # type: ignore[assignment]
 
+    original_fleet_instances = Fleet.instances
+
+    def fleet_instances(self: Fleet) -> Any:
+        # moto would report every instance of the fleet as on-demand.
+        if hasattr(self, "instant_instances"):
+            return self.instant_instances
+        return original_fleet_instances.fget(self)
+
+    Fleet.instances = property(fleet_instances)  # type: ignore[assignment]
     AmisResponse.register_image = register_image_response  # type: ignore[method-assign]
     original_terminate_fleet_instances = Fleet.terminate_instances
     Fleet.terminate_instances = terminate_fleet_instances  # type: ignore[method-assign]

@@ -72,6 +72,8 @@ def test_fleet_falls_back_past_injected_override_with_aws_errors(ec2, seed, temp
     assert error["LaunchTemplateAndOverrides"]["Overrides"]["SubnetId"] == seed.subnets["us-east-1a"]
     [placed] = response["Instances"]
     assert placed["Lifecycle"] == "spot"
+    described = ec2.client("ec2").describe_fleets(FleetIds=[response["FleetId"]])["Fleets"][0]
+    assert [(i["Lifecycle"], i["InstanceIds"]) for i in described["Instances"]] == [("spot", placed["InstanceIds"])]
     [instance] = live_instances(**{"instance-id": placed["InstanceIds"][0]})
     assert instance["Placement"]["AvailabilityZone"] == "us-east-1b"
     assert instance.get("InstanceLifecycle") == "spot"
