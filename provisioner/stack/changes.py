@@ -96,6 +96,8 @@ class EventCollector:
         rtype = meta.type
         logical = urn.rsplit("::", 1)[-1]
         op = str(getattr(meta.op, "value", meta.op))
+        if op in ("create-replacement", "delete-replaced"):
+            op = "replace"  # one replacement is three engine steps on the same URN
         if rtype == FLEET_TYPE:
             kind, name = "node", logical.removeprefix("node-")
         elif rtype == LT_TYPE:
