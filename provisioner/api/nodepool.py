@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.api import patterns as P
-from provisioner.api.schema import (Rule, Schema, arr, boolean, enum, int_or_string, integer,
+from provisioner.api.schema import (Rule, Schema, arr, enum, int_or_string, integer,
                                     label_key_rules, label_map, obj, string, string_map)
 from provisioner.api.types import (API_VERSION, GROUP, NODECLASS_KIND, NODEPOOL_KIND, Budget,
                                    Disruption, NodePool, Requirement, Taint)

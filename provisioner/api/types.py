@@ -49,7 +49,6 @@ class Disruption:
 @dataclass(frozen=True)
 class NodePool:
     name: str
-    node_class_ref: str  # name of a NodeClass
     weight: int = 0  # 0 = unset (lowest priority); 1-100 when set
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
@@ -57,6 +56,8 @@ class NodePool:
     taints: tuple[Taint, ...] = ()
     startup_taints: tuple[Taint, ...] = ()
     limits: dict[str, str] = field(default_factory=dict)
+    # Name of a NodeClass. Always set by the loader; the default only eases hand-built test objects.
+    node_class_ref: str = "default"
     expire_after: timedelta | None = timedelta(hours=720)  # None means Never
     termination_grace_period: timedelta | None = None  # None: wait for pods indefinitely
     disruption: Disruption = Disruption()
@@ -145,10 +146,11 @@ class KubeletConfig:
 @dataclass(frozen=True)
 class NodeClass:
     name: str
-    ami_selector_terms: tuple[AmiSelectorTerm, ...]
-    subnet_selector_terms: tuple[SubnetSelectorTerm, ...]
-    security_group_selector_terms: tuple[SecurityGroupSelectorTerm, ...]
-    ami_family: str | None = None  # implied by an alias term when unset
+    ami_family: str | None = None  # the loader fills it in from an alias term when unset
+    # The loader guarantees at least one term in each; empty defaults only ease hand-built test objects.
+    ami_selector_terms: tuple[AmiSelectorTerm, ...] = ()
+    subnet_selector_terms: tuple[SubnetSelectorTerm, ...] = ()
+    security_group_selector_terms: tuple[SecurityGroupSelectorTerm, ...] = ()
     role: str | None = None  # exactly one of role / instance_profile
     instance_profile: str | None = None
     user_data: str | None = None
