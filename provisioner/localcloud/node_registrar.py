@@ -77,15 +77,22 @@ def provider_id(zone: str, instance_id: str) -> str:
     return f"aws:///{zone}/{instance_id}"
 
 
-def node_name(instance: Mapping[str, Any]) -> str:
+FLEET_ID_TAG = "aws:ec2:fleet-id"
+
+
+def node_name(instance: Mapping[str, Any], fleet_tags: Mapping[str, str] | None = None) -> str:
+    """The instance's `provisioner.sh/node-name` tag, else its EC2 Fleet's (the fleet program
+    tags the fleet, not the instance), else the private DNS name."""
     tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-    return tags.get(ownership.NODE_NAME) or instance.get("PrivateDnsName") or instance["InstanceId"]
+    return (tags.get(ownership.NODE_NAME) or (fleet_tags or {}).get(ownership.NODE_NAME)
+            or instance.get("PrivateDnsName") or instance["InstanceId"])
 
 
-def node_object(instance: Mapping[str, Any], it: InstanceType, launch: LaunchData, region: str) -> dict[str, Any]:
+def node_object(instance: Mapping[str, Any], it: InstanceType, launch: LaunchData, region: str,
+                name: str | None = None) -> dict[str, Any]:
     """The Node a kubelet on this instance would register (status included: nodes may set it on create)."""
     tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-    name = node_name(instance)
+    name = name or node_name(instance)
     zone = instance["Placement"]["AvailabilityZone"]
     capacity_type = "spot" if instance.get("InstanceLifecycle") == "spot" else "on-demand"
     labels = dict(launch.labels)
@@ -180,6 +187,7 @@ class NodeRegistrar:
         self._first_running: dict[str, float] = {}
         self._types: dict[str, InstanceType] = {}
         self._launch: dict[tuple[str, str], LaunchData] = {}
+        self._fleet_tags: dict[str, dict[str, str]] = {}
 
     def instances(self) -> list[dict[str, Any]]:
         out = []
@@ -217,19 +225,32 @@ class NodeRegistrar:
                 LOG.info("deleted node %s: instance %s is not running", name, instance_id)
 
         for instance_id, inst in running.items():
-            if instance_id in ours or node_name(inst) in existing:
+            if instance_id in ours:
+                continue
+            name = self._node_name(inst)
+            if name in existing:
                 continue
             if now - self._first_running[instance_id] < self.boot_delay:
                 result.waiting += 1
                 continue
             node = node_object(inst, self._instance_type(inst["InstanceType"]), self._launch_data(inst),
-                               self.region)
+                               self.region, name)
             self.kube.create_node(node)
             existing.add(node["metadata"]["name"])
             result.registered.append(node["metadata"]["name"])
             LOG.info("registered node %s for %s (%s)", node["metadata"]["name"], instance_id, inst["InstanceType"])
         self.last_ok = self.clock()
         return result
+
+    def _node_name(self, inst: Mapping[str, Any]) -> str:
+        tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+        fleet_id = tags.get(FLEET_ID_TAG)
+        if ownership.NODE_NAME in tags or not fleet_id:
+            return node_name(inst)
+        if fleet_id not in self._fleet_tags:
+            fleets = self.ec2.describe_fleets(FleetIds=[fleet_id]).get("Fleets") or []
+            self._fleet_tags[fleet_id] = {t["Key"]: t["Value"] for t in (fleets[0].get("Tags") or [])} if fleets else {}
+        return node_name(inst, self._fleet_tags[fleet_id])
 
     def _instance_type(self, name: str) -> InstanceType:
         if name not in self._types:

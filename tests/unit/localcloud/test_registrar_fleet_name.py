@@ -1,0 +1,40 @@
+"""The node name comes from the EC2 Fleet's tags when the instance lacks the node-name tag."""
+
+from __future__ import annotations
+
+from provisioner.fleet import ownership
+from provisioner.localcloud.node_registrar import NodeRegistrar
+
+from .test_node_registrar import FakeEC2, FakeKube
+
+
+class FleetEC2(FakeEC2):
+    def __init__(self) -> None:
+        super().__init__()
+        self.describe_calls = 0
+
+    def describe_fleets(self, FleetIds: list) -> dict:  # noqa: N803 - boto3 spelling
+        self.describe_calls += 1
+        return {"Fleets": [{"FleetId": FleetIds[0], "Tags": [{"Key": ownership.NODE_NAME, "Value": "web-abcde"}]}]}
+
+
+def test_node_named_after_its_fleet_tag_and_fleet_described_once():
+    ec2, kube = FleetEC2(), FakeKube()
+    inst = ec2.launch("i-1")
+    inst["Tags"].append({"Key": "aws:ec2:fleet-id", "Value": "fleet-1"})
+    registrar = NodeRegistrar("c1", ec2, kube, "us-east-1", boot_delay=0)
+
+    assert registrar.sync_once().registered == ["web-abcde"]
+    registrar.sync_once()
+
+    assert set(kube.objects) == {"web-abcde"}
+    assert kube.objects["web-abcde"]["metadata"]["labels"]["kubernetes.io/hostname"] == "web-abcde"
+    assert ec2.describe_calls == 1
+
+
+def test_instance_tag_wins_over_fleet_tag():
+    ec2, kube = FleetEC2(), FakeKube()
+    inst = ec2.launch("i-2", name="own-name")
+    inst["Tags"].append({"Key": "aws:ec2:fleet-id", "Value": "fleet-2"})
+    NodeRegistrar("c1", ec2, kube, "us-east-1", boot_delay=0).sync_once()
+    assert set(kube.objects) == {"own-name"} and ec2.describe_calls == 0
