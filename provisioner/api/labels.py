@@ -86,8 +86,7 @@ def cel_rules(var: str) -> list[tuple[str, str, Callable[[str], bool]]]:
     for restricted in RESTRICTED_DOMAINS:
         known = tuple(w for w in WELL_KNOWN_LABELS if _under(_domain(w), restricted))
         exempt = [f"{var} in {_cel_list(known)}"] if known else []
-        if any(_under(e, restricted) for e in EXCEPTION_DOMAINS):
-            exempt += [_cel_under(var, e) for e in EXCEPTION_DOMAINS if _under(e, restricted)]
+        exempt += [_cel_under(var, e) for e in EXCEPTION_DOMAINS if _under(e, restricted)]
         expr = " || ".join([f"!{_cel_under(var, restricted)}"] + exempt)
         rules.append((expr, f'label domain "{restricted}" is restricted',
                       lambda k, r=restricted: _allowed_in(k, r)))

@@ -142,6 +142,8 @@ def json_schema(schema: Schema) -> Schema:
         if not isinstance(node, dict):
             return node
         out = {k: conv(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+        if node.get("x-kubernetes-list-type") == "set":
+            out["uniqueItems"] = True
         if "properties" in node and "additionalProperties" not in node \
                 and not node.get("x-kubernetes-preserve-unknown-fields"):
             out["additionalProperties"] = False

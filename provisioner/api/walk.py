@@ -77,6 +77,10 @@ def walk(schema: Schema, value: Any, path: str, errors: list[str]) -> Any:
         value = _walk_object(schema, value, path, errors)
     elif isinstance(value, list):
         value = [walk(schema["items"], v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+        if schema.get("x-kubernetes-list-type") == "set":
+            for i, v in enumerate(value):
+                if v in value[:i]:
+                    errors.fail(f"{path}[{i}]: duplicate value {show(v)}")
         _bounds(len(value), schema, "minItems", "maxItems", path, errors, "item")
     elif isinstance(value, str):
         _check_string(schema, value, path, errors)

@@ -174,6 +174,8 @@ INVALID: list[Case] = [
     _np("budget-reason", "spec.disruption.budgets[0].reasons", ["Boredom"],
         'spec.disruption.budgets[0].reasons[0]: "Boredom" is not one of Empty, Drifted, Underutilized, Expired',
         "schema"),
+    _np("budget-reason-duplicate", "spec.disruption.budgets[0].reasons", ["Empty", "Drifted", "Empty"],
+        'spec.disruption.budgets[0].reasons[2]: duplicate value "Empty"', "schema"),
     _np("template-missing", "spec.template", DELETE, "spec.template: required", "schema"),
     _np("name-not-dns", "metadata.name", "Default",
         "metadata.name: \"Default\" is not a DNS label (at most 63 lower-case alphanumerics or '-')", "cel"),
