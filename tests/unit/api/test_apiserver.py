@@ -68,7 +68,7 @@ def _json(raw: bytes) -> dict[str, Any]:
         return {"message": raw.decode(errors="replace")}
 
 
-def _wait(check: Any, what: str, timeout: float = 60.0) -> None:
+def _wait(check: Any, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
