@@ -222,3 +222,14 @@ def _ec2_client(fleet):
         return boto3.client("ec2", region_name=cloud.region, endpoint_url=cloud.endpoint,
                             aws_access_key_id="local", aws_secret_access_key="local")
     return boto3.client("ec2", region_name=fleet.target.region)
+
+
+@fleet_group.command("policy-config")
+@stack_option
+def policy_config_cmd(stack):
+    """Print the fleet-guard policy config for STACK (for `pulumi preview --policy-pack-config`)."""
+    import json
+
+    from provisioner.fleet.guardrails import for_stack
+
+    click.echo(json.dumps(for_stack(paths.REPO_ROOT / "stacks", stack).policy_config(), indent=2))
