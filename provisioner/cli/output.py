@@ -27,7 +27,7 @@ def emit_json(data: Any) -> None:
 def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) -> None:
     t = Table(title=title, header_style="bold")
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     console.print(t)
