@@ -1,0 +1,56 @@
+"""`provisioner simulate`: where pending pods would go, which nodes would be bought, at what cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+
+from provisioner.cli.output import console, emit_json, fail, output_option, table
+
+
+@click.command("simulate")
+@click.option("--nodepools", "nodepools_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="NodePools (provisioner.sh/v1 or karpenter.sh/v1), and optionally NodeClasses.")
+@click.option("--pods", "pods_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="v1 Pods (pending, or bound to --nodes via spec.nodeName); PV/PVC docs give volume zones.")
+@click.option("--nodeclasses", "nodeclasses_file", type=click.Path(exists=True, dir_okay=False),
+              help="NodeClasses (provisioner.sh/v1 or karpenter.k8s.aws/v1 EC2NodeClass).")
+@click.option("--nodes", "nodes_file", type=click.Path(exists=True, dir_okay=False), help="Existing v1 Nodes.")
+@click.option("--daemonsets", "daemonsets_file", type=click.Path(exists=True, dir_okay=False),
+              help="apps/v1 DaemonSets: their pods' requests are overhead on every new node they would run on.")
+@click.option("--region", default="us-east-1", show_default=True, help="Region of the offline catalog and prices.")
+@output_option
+def simulate_cmd(nodepools_file, pods_file, nodeclasses_file, nodes_file, daemonsets_file, region, output):
+    """Simulate scheduling PODS onto existing nodes and new nodes from NODEPOOLS (offline catalog)."""
+    from provisioner.api import ValidationError
+    from provisioner.scheduling import simulate
+    from provisioner.scheduling.inputs import input_from_documents, read_documents
+
+    try:
+        inp = input_from_documents(read_documents(nodepools_file), read_documents(pods_file),
+                                   read_documents(nodeclasses_file), read_documents(nodes_file),
+                                   read_documents(daemonsets_file), region=region)
+    except ValidationError as exc:
+        fail(str(exc))
+    except (ValueError, KeyError) as exc:
+        fail(f"invalid input: {exc}")
+    if not inp.nodepools:
+        fail(f"no NodePool found in {nodepools_file}")
+    plan = simulate(inp)
+    if output == "json":
+        emit_json(plan.to_json())
+        return
+    rows = []
+    for n in plan.nodes:
+        kinds = Counter(p.split("/", 1)[0] for p in n.pods)
+        rows.append([n.name + (" (existing)" if n.existing else ""), n.nodepool, n.instance_type,
+                     ", ".join(n.instance_types[:3]) + (f" +{len(n.instance_types) - 3}" if len(n.instance_types) > 3 else ""),
+                     n.capacity_type, n.zone, f"{n.price_per_hour:.4f}", len(n.pods),
+                     ", ".join(f"{ns}:{k}" for ns, k in kinds.most_common(3))])
+    table("Nodes", ["node", "nodepool", "type", "alternatives", "capacity", "zone", "$/h", "pods", "namespaces"], rows)
+    if plan.unschedulable:
+        table("Unschedulable", ["pod", "reason"], [[u.pod, u.reason] for u in plan.unschedulable])
+    console.print(f"new nodes: {len(plan.new_nodes)}   cost: ${plan.cost_per_hour:.4f}/h   "
+                  f"lower bound: ${plan.lower_bound_per_hour:.4f}/h   gap: {plan.gap:.1%}   "
+                  f"solved in {plan.solve_seconds:.3f}s")
