@@ -112,3 +112,13 @@ def down_cmd(state_dir: Path | None, output: str) -> None:
         emit_json({"stopped": stopped})
     else:
         click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@local_group.command("kubeconfig")
+@state_dir_option
+def kubeconfig_cmd(state_dir: Path | None) -> None:
+    """Print the running local cluster's admin kubeconfig."""
+    lc = _cluster(state_dir)
+    if lc.load() is None or not lc.kubeconfig.exists():
+        fail(f"no local cluster in {lc.state_dir}")
+    click.echo(lc.kubeconfig.read_text(), nl=False)

@@ -30,6 +30,7 @@ from provisioner.catalog import allocatable as alloc
 from provisioner.catalog.instancetypes import InstanceType, from_ec2
 from provisioner.catalog.labels import node_labels
 from provisioner.fleet import ownership, userdata
+from provisioner.toolchain.tools import KUBERNETES_VERSION as KUBELET_VERSION
 
 LOG = logging.getLogger("node-registrar")
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
@@ -38,7 +39,6 @@ REGISTERED_BY_VALUE = "local-cloud"
 INSTANCE_ID_ANNOTATION = "provisioner.sh/instance-id"
 LT_ID_TAG = "aws:ec2launchtemplate:id"
 LT_VERSION_TAG = "aws:ec2launchtemplate:version"
-KUBELET_VERSION = "v1.36.3"
 GIB = 2**30
 
 

@@ -66,6 +66,10 @@ def test_up_down_twice_leaves_nothing_behind(tmp_path: Path) -> None:
         status = _cli("status", "--state-dir", str(state_dir), "-o", "json")
         assert status.returncode == 0, status.stdout + status.stderr
         assert all(c["healthy"] for c in json.loads(status.stdout)["components"])
+        assert json.loads(_cli("kubeconfig", "--state-dir", str(state_dir)).stdout)["clusters"][0]["cluster"][
+            "server"] == state["server"]
+        again = _cli("up", "--state-dir", str(state_dir))
+        assert again.returncode == 1 and "already running" in again.stderr
 
         down = _cli("down", "--state-dir", str(state_dir), "-o", "json")
         assert down.returncode == 0, down.stderr
