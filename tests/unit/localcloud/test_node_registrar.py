@@ -33,6 +33,10 @@ class FakeEC2:
     def describe_launch_template_versions(self, LaunchTemplateId: str, Versions: list) -> dict:  # noqa: N803
         return {"LaunchTemplateVersions": [{"LaunchTemplateData": {"UserData": self.user_data.decode()}}]}
 
+    def describe_instance_attribute(self, InstanceId: str, Attribute: str) -> dict:  # noqa: N803
+        assert Attribute == "userData"
+        return {"UserData": {"Value": base64.b64encode(userdata.render({"via": "attribute"}).encode()).decode()}}
+
     def launch(self, iid: str, state: str = "running", name: str | None = None) -> dict:
         tags = [{"Key": ownership.CLUSTER, "Value": "c1"}, {"Key": ownership.NODEPOOL, "Value": "pool"},
                 {"Key": "aws:ec2launchtemplate:id", "Value": "lt-1"},
@@ -111,3 +115,12 @@ def test_pending_instance_waits() -> None:
     reg, ec2, kube, _ = _registrar(boot_delay=0)
     ec2.launch("i-4", state="pending")
     assert reg.sync_once().registered == [] and kube.objects == {}
+
+
+def test_user_data_from_instance_attribute_without_launch_template() -> None:
+    reg, ec2, kube, _ = _registrar(boot_delay=0)
+    inst = ec2.launch("i-5", name="n5")
+    inst["Tags"] = [t for t in inst["Tags"] if not t["Key"].startswith("aws:")]
+    reg.sync_once()
+    assert kube.objects["n5"]["metadata"]["labels"]["via"] == "attribute"
+    assert kube.objects["n5"]["spec"]["taints"] == []
