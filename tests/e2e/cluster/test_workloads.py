@@ -120,6 +120,6 @@ def test_terminated_instance_deletes_node_and_pods_are_recreated_pending(local_c
             else None
 
     # kube-controller-manager's pod GC deletes pods bound to a missing node after a 40 s quarantine.
-    pending = wait_for(recreated_pending, 120, "pods of the deleted node recreated as Pending", interval=1)
+    pending = wait_for(recreated_pending, 180, "pods of the deleted node recreated as Pending", interval=1)
     print(f"pods of the deleted node recreated {time.monotonic() - start:.0f}s after the node went")
     assert len(pending) == 3
