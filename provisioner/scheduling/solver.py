@@ -195,14 +195,18 @@ class Solver:
         return any(any(n.counts.get(i) for i in a.matching) for n in self.nodes)
 
     def spread_domains(self, c: PodClass, cons: Constraints, key: str) -> list[str]:
+        """Domains a spread counts: every value of `key` on offerings or existing nodes that
+        match the pod's node selector and affinity. Taints are ignored (nodeTaintsPolicy
+        Ignore), and offerings count even before a node exists there (as Karpenter does)."""
         cache_key = ("dom", cons.id, key)
         hit = self._mask_cache.get(cache_key)  # type: ignore[call-overload]
         if hit is None:
-            m = self.cons_mask(c, cons)
+            m = self.cols.terms_mask(cons.reqs, cons.terms)
             codes, values = self.cols.codes(key)
             vals = {values[i] for i in np.unique(codes[m])} if m.any() else set()
             for n in self.nodes:
-                if n.existing and self.compatible(c, cons, n):
+                if n.existing and all(r.matches(n.node.labels) for r in cons.reqs) \
+                        and terms_match(cons.terms, n.node.labels):
                     vals.add(n.node.labels.get(key))
             vals.discard(None)
             hit = sorted(vals)
@@ -364,11 +368,23 @@ class Solver:
         if not domains:
             return 0
         global_zero = bool(primary.min_domains and len(domains) < primary.min_domains)
-        blocked: set[str] = set()
+        # Domains nothing can ever be placed in stay at their count: everyone else is capped by it.
+        alive = {d: self._domain_alive(c, cons, primary.key, d) for d in domains}
+        blocked = {d for d, a in alive.items() if a == 0}
+        # Big quotas at once are safe only when no domain can fall short midway (limits,
+        # other topology rules); otherwise raise each domain by at most maxSkew per round so
+        # a shortfall never leaves the others too far ahead.
+        safe = not cons.affinities and all(k == HOSTNAME for k, _ in cons.forbid) and len(cons.spreads) == 1 \
+            and not any(p.limits or p.node_limit is not None for p in self.pools if self.tolerates_pool(c, p)) \
+            and all(a == 2 for a in alive.values() if a)
         placed = 0
         while placed < n:
             counts = {d: self.domains.count(primary.key, d, primary.matching) for d in domains}
             quotas = waterfill(counts, blocked, n - placed, primary.max_skew, global_zero)
+            if not safe:
+                floor = 0 if global_zero else min(counts.values())
+                quotas = {d: min(q, floor + primary.max_skew - counts[d]) for d, q in quotas.items()}
+                quotas = {d: q for d, q in quotas.items() if q > 0}
             if not quotas:
                 break
             progress = 0
@@ -381,6 +397,13 @@ class Solver:
             if progress == 0:
                 break
         return placed
+
+    def _domain_alive(self, c: PodClass, cons: Constraints, key: str, value: str) -> int:
+        """2: new nodes can be bought there; 1: only room on existing nodes; 0: nothing."""
+        if (self.cons_mask(c, cons) & self.cols.req_mask(Req(key, "In", (value,)))).any():
+            return 2
+        return int(any(n.existing and n.domain(key, self.cols) == value and n.fit(c.req) > 0
+                       and self.compatible(c, cons, n) for n in self.open_nodes))
 
     def hostname_limited(self, c: PodClass) -> bool:
         cons = self.levels[c.id][0]
