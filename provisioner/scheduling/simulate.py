@@ -99,10 +99,15 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
     col = int(order[0])
     if cols.price[n.col] <= cols.price[col] and n.col in cand:
         col = n.col
-    types = cols.type_idx[order]
-    _, first = np.unique(types, return_index=True)
-    keep = np.sort(first)[:max_types]
-    seen = [cols.types[t].name for t in types[keep]]
+    seen: list[str] = []
+    names: set[int] = set()
+    for j in order:  # cheapest first; the first occurrence of each type
+        t = int(cols.type_idx[j])
+        if t not in names:
+            names.add(t)
+            seen.append(cols.types[t].name)
+            if len(seen) >= max_types:
+                break
     return col, tuple(seen)
 
 

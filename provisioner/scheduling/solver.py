@@ -323,13 +323,15 @@ class Solver:
         if host_cap < INF:
             return np.minimum(kfit[idx], host_cap).astype(float)
         total = max(self.pending_total, 1)
-        avg = self.pending_sum / total
-        per = np.full(len(idx), float(hint))
-        alloc = self.cols.alloc[idx]
-        for d, a in enumerate(avg):
-            if a > 0:
-                per = np.minimum(per, alloc[:, d] / a)
-        return np.maximum(per, 1.0)
+        cached = getattr(self, "_avg_fit", None)
+        if cached is None or abs(cached[0] - total) > 0.05 * cached[0]:
+            avg = self.pending_sum / total
+            per = np.full(self.cols.n, np.inf)
+            for d, a in enumerate(avg):
+                if a > 0:
+                    per = np.minimum(per, self.cols.alloc[:, d] / a)
+            cached = self._avg_fit = (total, per)
+        return np.maximum(np.minimum(cached[1][idx], hint), 1.0)
 
     def _new_node_cap(self, c: PodClass, cons: Constraints) -> int:
         cap = INF
