@@ -296,8 +296,6 @@ class Solver:
             base = base & dom
         if restrict is not None:
             base = base & self.cols.req_mask(Req(restrict[0], "In", (restrict[1],)))
-        host_cap = self._new_node_cap(c, cons)
-        kfit = self.kfit(c.req)
         for p in self.pools:
             m = base & self._pool_mask[p.index]
             if not m.any():
@@ -311,17 +309,14 @@ class Solver:
             idx = np.nonzero(m)[0]
             if not len(idx):
                 continue
-            score = self.cols.price[idx] / self._pods_per_node(idx, kfit, hint, host_cap)
+            score = self.cols.price[idx] / self._pods_per_node(idx, hint)
             col = int(idx[int(np.argmin(score))])
             return self._new_node(p, col)
         return None
 
-    def _pods_per_node(self, idx: np.ndarray, kfit: np.ndarray, hint: int, host_cap: int) -> np.ndarray:
-        """Pods a new node of each candidate column is expected to hold: for pods limited per
-        node, what this class may put there; otherwise "average" pending pods (the node will be
-        shared by every class that comes after), never more than are pending."""
-        if host_cap < INF:
-            return np.minimum(kfit[idx], host_cap).astype(float)
+    def _pods_per_node(self, idx: np.ndarray, hint: int) -> np.ndarray:
+        """Pods a new node of each candidate column is expected to hold: "average" pending pods
+        (the node will be shared by every class that comes after), never more than are pending."""
         total = max(self.pending_total, 1)
         cached = getattr(self, "_avg_fit", None)
         if cached is None or abs(cached[0] - total) > 0.05 * cached[0]:
@@ -332,16 +327,6 @@ class Solver:
                     per = np.minimum(per, self.cols.alloc[:, d] / a)
             cached = self._avg_fit = (total, per)
         return np.maximum(np.minimum(cached[1][idx], hint), 1.0)
-
-    def _new_node_cap(self, c: PodClass, cons: Constraints) -> int:
-        cap = INF
-        for key, ids in cons.forbid:
-            if key == HOSTNAME and c.id in ids:
-                cap = 1
-        for s in cons.spreads:
-            if s.key == HOSTNAME:
-                cap = min(cap, s.max_skew)
-        return max(cap, 1) if cap < INF else INF
 
     def _new_node(self, p: PoolInfo, col: int) -> SimNode:
         cols = self.cols
@@ -413,11 +398,11 @@ class Solver:
             any(s.key == HOSTNAME for s in cons.spreads)
 
     def run(self) -> None:
-        # Largest first (CPU, then memory), but pods limited per node by hostname rules go
-        # last: they then take the room left on nodes bought for the bulk, and any node
-        # opened for them is sized for what they alone need.
+        # Pods limited per node by hostname rules (anti-affinity, host ports, hostname spread)
+        # first, since they decide how many nodes there must be; then largest first (CPU,
+        # then memory), filling the room those nodes have left.
         order = sorted((c for c in self.classes if c.pending),
-                       key=lambda c: (self.hostname_limited(c), -c.req[0], -c.req[1], c.id))
+                       key=lambda c: (not self.hostname_limited(c), -c.req[0], -c.req[1], c.id))
         self.pending_total = sum(len(c.pending) for c in order)
         self.pending_sum = np.zeros(len(self.dims), dtype=float)
         for c in order:
