@@ -66,6 +66,8 @@ def run_size(ec2, seed, size: int, tmp: Path) -> dict:
     target = StackTarget(stack=f"bench-{size}-{int(time.time())}", region=seed.region,
                          local_cloud=LocalCloud(ec2.endpoint, seed.region),
                          extra_env={"PROVISIONER_PROVIDER_LOG": str(log)})
+    guardrails = target.stacks_dir / "guardrails" / f"{target.stack}.yaml"
+    guardrails.write_text("maxNodes: 10000\nmaxVcpu: 100000\n")  # the default caps a fleet at 500 nodes
     fleet = FleetStack(target)
     big = sample_desired(seed, size + 10, cluster)
     base = big.with_nodes(big.nodes[:size])
@@ -80,6 +82,7 @@ def run_size(ec2, seed, size: int, tmp: Path) -> dict:
         state_bytes = len(json.dumps(fleet.export()))
     finally:
         (target.stacks_dir / f"Pulumi.{target.stack}.yaml").unlink(missing_ok=True)
+        guardrails.unlink(missing_ok=True)
     return {"nodes": size, "state_bytes": state_bytes, "operations": rows}
 
 
