@@ -95,7 +95,10 @@ def main() -> None:
             seed = ec2.seed()
             results = [run_size(ec2, seed, size, Path(tmp)) for size in SIZES]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"sizes": results, "machine_cores": os.cpu_count(),
+    # Merge by size so that sizes can be measured in separate runs (BENCH_FLEET_SIZES).
+    previous = json.loads(RESULTS.read_text())["sizes"] if RESULTS.exists() else []
+    merged = {r["nodes"]: r for r in previous} | {r["nodes"]: r for r in results}
+    RESULTS.write_text(json.dumps({"sizes": [merged[k] for k in sorted(merged)], "machine_cores": os.cpu_count(),
                                    "python": sys.version.split()[0]}, indent=2))
     print(f"wrote {RESULTS}")
 
