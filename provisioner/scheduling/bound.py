@@ -3,7 +3,8 @@
 Linear relaxation: fractional nodes of every column (NodePool x type x zone x capacity type)
 and of the existing nodes' free room (at no cost, at most one each); pods grouped by the set
 of columns/nodes they may use; each resource dimension of a group's demand may be split
-across its compatible nodes independently. It ignores topology except that a class with
+across its compatible nodes independently. Identical pods of a large class are kept whole (at most floor(allocatable / request) per
+node of a type). It ignores topology except that a class with
 required hostname anti-affinity to itself needs one node per pod (and a hostname spread with
 maxSkew s, one node per s pods), and it keeps NodePool limits. Every feasible plan is a
 solution of this LP, so its optimum (HiGHS) is <= the cost of any feasible plan.
@@ -24,6 +25,8 @@ class BoundGroup:
     existing: tuple[int, ...]  # indices into the existing-node list
     demand: np.ndarray  # per dimension
     min_nodes: int = 0  # at least this many nodes among those columns/existing nodes
+    per_pod: np.ndarray | None = None  # set for one class of identical pods: kept whole
+    count: int = 0
 
 
 def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, capacity: np.ndarray,
@@ -33,6 +36,15 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     groups = [g for g in groups if g.demand.any() or g.min_nodes]
     if not groups:
         return 0.0
+    # Resource units differ by 10^8 (millicores vs bytes): rescale every dimension to about 1
+    # so HiGHS works on a well-conditioned problem. Scaling a dimension keeps the LP equivalent.
+    scale = np.maximum(np.abs(alloc).max(axis=0).astype(float), 1.0)
+    alloc_s = alloc / scale
+    existing_free = existing_free / scale if len(existing_free) else existing_free
+    groups = [BoundGroup(g.columns, g.existing, g.demand / scale, g.min_nodes,
+                         None if g.per_pod is None else g.per_pod / scale, g.count) for g in groups]
+    limits_s = {p: ({d: v / scale[d] for d, v in lim.items()}, nodes) for p, (lim, nodes) in pool_limits.items()}
+    capacity_s = capacity / scale
     n_cols, n_dims = alloc.shape
     limited = {p for p, (lim, nodes) in pool_limits.items() if lim or nodes is not None}
     # Collapse columns identical for the LP (same groups, same allocatable, same limited pool).
@@ -55,7 +67,7 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
         uniq, best, rep = np.zeros((0, 0)), np.zeros(0), np.zeros(0, dtype=np.int64)
     J = len(rep)
     E = existing_free.shape[0]
-    col_cap = np.vstack([alloc[rep].astype(float), existing_free.astype(float)]) if E else alloc[rep].astype(float)
+    col_cap = np.vstack([alloc_s[rep], existing_free.astype(float)]) if E else alloc_s[rep]
     nx = J + E
     cost = np.concatenate([best, np.zeros(E)])
     compat = []
@@ -69,30 +81,44 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     rows, cidx, vals, rhs = [], [], [], []
     r = 0
     nvar = nx
-    usage: dict[tuple[int, int], list[int]] = {}
+    usage: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for gi, g in enumerate(groups):
+        js = compat[gi]
+        if g.per_pod is not None:
+            if not len(js):
+                return 0.0
+            y = np.arange(nvar, nvar + len(js))
+            nvar += len(js)
+            rows += [r] * len(js); cidx += list(y); vals += [-1.0] * len(js); rhs.append(-float(g.count)); r += 1
+            for j, yv in zip(js, y):
+                fit = min((np.floor(col_cap[j, d] / g.per_pod[d] + 1e-9) for d in range(n_dims) if g.per_pod[d] > 0),
+                          default=float(g.count))
+                rows += [r, r]; cidx += [int(yv), int(j)]; vals += [1.0, -float(fit)]; rhs.append(0.0); r += 1
+                for d in range(n_dims):
+                    if g.per_pod[d] > 0:
+                        usage.setdefault((int(j), d), []).append((int(yv), float(g.per_pod[d])))
+            continue
         for d in range(n_dims):
             if g.demand[d] <= 0 or g.min_nodes:
                 continue
-            js = compat[gi]
             if not len(js):
                 return 0.0  # cannot happen for placed pods; zero is always valid
             z = np.arange(nvar, nvar + len(js))
             nvar += len(js)
             rows += [r] * len(js); cidx += list(z); vals += [-1.0] * len(js); rhs.append(-float(g.demand[d])); r += 1
             for j, zv in zip(js, z):
-                usage.setdefault((int(j), d), []).append(int(zv))
+                usage.setdefault((int(j), d), []).append((int(zv), 1.0))
         if g.min_nodes:
-            js = compat[gi]
             rows += [r] * len(js); cidx += list(js); vals += [-1.0] * len(js); rhs.append(-float(g.min_nodes)); r += 1
     for (j, d), zs in usage.items():
-        rows += [r] * (len(zs) + 1); cidx += zs + [j]; vals += [1.0] * len(zs) + [-col_cap[j, d]]; rhs.append(0.0); r += 1
-    for p, (lim, nodes) in pool_limits.items():
+        rows += [r] * (len(zs) + 1); cidx += [v for v, _ in zs] + [j]; vals += [c for _, c in zs] + [-col_cap[j, d]]
+        rhs.append(0.0); r += 1
+    for p, (lim, nodes) in limits_s.items():
         js = [j for j in range(J) if pool_idx[rep[j]] == p]
         if not js:
             continue
         for d, remaining in lim.items():
-            rows += [r] * len(js); cidx += js; vals += [float(capacity[rep[j], d]) for j in js]
+            rows += [r] * len(js); cidx += js; vals += [float(capacity_s[rep[j], d]) for j in js]
             rhs.append(float(max(remaining, 0))); r += 1
         if nodes is not None:
             rows += [r] * len(js); cidx += js; vals += [1.0] * len(js); rhs.append(float(max(nodes, 0))); r += 1

@@ -27,6 +27,9 @@ def resource_dims(inp: SchedulingInput) -> tuple[str, ...]:
     return BASE_DIMS + tuple(sorted(extra - set(BASE_DIMS)))
 
 
+WHOLE_CLASSES = 12  # classes kept whole in the lower bound LP (each holding >= 5% of the pods)
+
+
 def simulate(inp: SchedulingInput) -> Plan:
     """Place pending pods on existing, in-flight and new nodes; price the new nodes and bound
     the cost of any plan placing the same pods. Does not mutate its input."""
@@ -129,6 +132,11 @@ def _bound(solver: Solver, classes, originally: dict[int, int]) -> float:
     existing_free = np.array(free0, dtype=np.int64).reshape(len(existing), len(solver.dims))
     groups: dict[tuple, BoundGroup] = {}
     node_needs: dict[tuple, list] = {}  # pods that need distinct nodes: key -> [mask, existing, pods, per node]
+    counts = {c.id: originally.get(c.id, 0) - len(c.pending) for c in classes}
+    total = sum(v for v in counts.values() if v > 0)
+    # The largest classes are kept whole in the LP (tighter); the rest are pooled by resource.
+    whole = set(sorted((cid for cid, v in counts.items() if v > 0 and v * 20 >= total),
+                       key=lambda cid: -counts[cid])[:WHOLE_CLASSES])
     for c in classes:
         placed = originally.get(c.id, 0) - len(c.pending)
         if placed <= 0:
@@ -145,6 +153,9 @@ def _bound(solver: Solver, classes, originally: dict[int, int]) -> float:
             if s.key == HOSTNAME:
                 _need(node_needs, ("spread", s), m, ex, placed, s.max_skew)
         demand = np.array(c.req, dtype=float) * placed
+        if c.id in whole:
+            groups[("whole", c.id)] = BoundGroup(m, ex, demand, per_pod=np.array(c.req, dtype=float), count=placed)
+            continue
         g = groups.get((mkey, ex))
         if g is None:
             groups[(mkey, ex)] = BoundGroup(m, ex, demand)

@@ -309,14 +309,17 @@ class Solver:
             idx = np.nonzero(m)[0]
             if not len(idx):
                 continue
-            score = self.cols.price[idx] / self._pods_per_node(idx, hint)
+            score = self.cols.price[idx] / self._pods_per_node(idx, hint, c)
             col = int(idx[int(np.argmin(score))])
             return self._new_node(p, col)
         return None
 
-    def _pods_per_node(self, idx: np.ndarray, hint: int) -> np.ndarray:
+    def _pods_per_node(self, idx: np.ndarray, hint: int, c: PodClass) -> np.ndarray:
         """Pods a new node of each candidate column is expected to hold: "average" pending pods
-        (the node will be shared by every class that comes after), never more than are pending."""
+        (the node will be shared by every class that comes after), never more than are pending;
+        whole pods of this class when it is most of what is pending."""
+        if len(c.pending) * 2 >= self.pending_total:
+            return np.maximum(np.minimum(self.kfit(c.req)[idx], hint), 1).astype(float)
         total = max(self.pending_total, 1)
         cached = getattr(self, "_avg_fit", None)
         if cached is None or abs(cached[0] - total) > 0.05 * cached[0]:
