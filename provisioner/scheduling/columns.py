@@ -8,6 +8,7 @@ once: each label key is encoded as codes over a small table of distinct values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
@@ -81,6 +82,13 @@ def pool_infos(nodepools: Iterable[Any], nodeclasses: Iterable[Any], dims: tuple
     return out
 
 
+@lru_cache(maxsize=65536)
+def _type_resources(it: Any, kubelet: Any, root: int, dims: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    a = allocatable(it, kubelet, root)
+    c = capacity(it, kubelet, root)
+    return [a.get(d, 0) for d in dims], [c.get(d, 0) for d in dims]
+
+
 class Columns:
     def __init__(self, catalog: Catalog, pools: list[PoolInfo], dims: tuple[str, ...],
                  daemonsets: tuple[DaemonSet, ...] = (), unavailable: UnavailableOfferings | None = None) -> None:
@@ -132,12 +140,8 @@ class Columns:
             rows = np.nonzero(self.pool_idx == p.index)[0]
             if not len(rows):
                 continue
-            per_type: dict[int, tuple[list[int], list[int]]] = {}
-            for t in np.unique(self.type_idx[rows]):
-                it = self.types[t]
-                a = allocatable(it, p.kubelet, p.root_volume_bytes)
-                c = capacity(it, p.kubelet, p.root_volume_bytes)
-                per_type[int(t)] = ([a.get(d, 0) for d in dims], [c.get(d, 0) for d in dims])
+            per_type = {int(t): _type_resources(self.types[t], p.kubelet, p.root_volume_bytes, dims)
+                        for t in np.unique(self.type_idx[rows])}
             alloc[rows] = np.array([per_type[int(t)][0] for t in self.type_idx[rows]], dtype=np.int64)
             cap[rows] = np.array([per_type[int(t)][1] for t in self.type_idx[rows]], dtype=np.int64)
         self.raw_alloc = alloc.copy()

@@ -251,10 +251,7 @@ class Solver:
                 node.used[d] += r * k
         first = c.id not in node.counts
         node.counts[c.id] = node.counts.get(c.id, 0) + k
-        if self.domains.keys:
-            self.domains.add(self._key_values(node), c.id, k)
-        else:
-            self.domains.totals[c.id] += k
+        self.domains.add(self._key_values(node) if self.domains.keys else {}, c.id, k)
         node.placed.extend(c.take(k))
         self._dirty.add(node.idx)
         if first and node.mask is not None:

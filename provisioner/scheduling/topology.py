@@ -6,31 +6,53 @@ from collections import defaultdict
 
 
 class DomainCounts:
-    """Pods per (topology key, domain value, class), for the keys constraints use."""
+    """Pods per (topology key, domain value, class), for the keys constraints use. Sums over a
+    set of classes (a selector's matches) are kept up to date once they have been asked for."""
 
     def __init__(self, keys: set[str]) -> None:
         self.keys = keys
         self.counts: dict[str, dict[str | None, dict[int, int]]] = {k: defaultdict(dict) for k in keys}
         self.totals: dict[int, int] = defaultdict(int)
+        self._agg: dict[tuple[str, frozenset[int]], dict[str | None, int]] = {}
+        self._tot: dict[frozenset[int], int] = {}
+        self._watch: dict[int, list[tuple[str, frozenset[int]]]] = defaultdict(list)
+        self._watch_tot: dict[int, list[frozenset[int]]] = defaultdict(list)
 
     def add(self, key_values: dict[str, str | None], cls: int, k: int) -> None:
         self.totals[cls] += k
         for key, value in key_values.items():
             per = self.counts[key][value]
             per[cls] = per.get(cls, 0) + k
+        for key, classes in self._watch.get(cls, ()):
+            agg = self._agg[(key, classes)]
+            v = key_values[key]
+            agg[v] = agg.get(v, 0) + k
+        for classes in self._watch_tot.get(cls, ()):
+            self._tot[classes] += k
 
     def count(self, key: str, value: str | None, classes: frozenset[int]) -> int:
-        per = self.counts[key].get(value)
-        if not per:
-            return 0
-        return sum(per.get(c, 0) for c in classes) if len(classes) < len(per) else \
-            sum(n for c, n in per.items() if c in classes)
+        agg = self._agg.get((key, classes))
+        if agg is None:
+            agg = defaultdict(int)
+            for v, per in self.counts[key].items():
+                agg[v] = sum(n for c, n in per.items() if c in classes)
+            agg = dict(agg)
+            self._agg[(key, classes)] = agg
+            for c in classes:
+                self._watch[c].append((key, classes))
+        return agg.get(value, 0)
 
     def total(self, classes: frozenset[int]) -> int:
-        return sum(self.totals.get(c, 0) for c in classes)
+        t = self._tot.get(classes)
+        if t is None:
+            t = self._tot[classes] = sum(self.totals.get(c, 0) for c in classes)
+            for c in classes:
+                self._watch_tot[c].append(classes)
+        return t
 
     def values_with(self, key: str, classes: frozenset[int]) -> set[str | None]:
-        return {v for v, per in self.counts[key].items() if any(per.get(c) for c in classes)}
+        self.count(key, None, classes)
+        return {v for v, n in self._agg[(key, classes)].items() if n}
 
 
 def waterfill(counts: dict[str, int], blocked: set[str], n: int, max_skew: int,
