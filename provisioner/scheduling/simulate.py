@@ -104,13 +104,22 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
         col = n.col
     seen: list[str] = []
     names: set[int] = set()
+    need = n.pool.min_values  # NodePool minValues: keep enough distinct values in the list
+    values: dict[str, set] = {k: set() for k in need}
     for j in order:  # cheapest first; the first occurrence of each type
         t = int(cols.type_idx[j])
-        if t not in names:
-            names.add(t)
-            seen.append(cols.types[t].name)
-            if len(seen) >= max_types:
-                break
+        if t in names:
+            continue
+        short = [k for k in need if len(values[k]) < need[k]]
+        if len(seen) >= max_types and not short:
+            break
+        new_value = any(cols.label_value(int(j), k) not in values[k] for k in short)
+        if len(seen) >= max_types and not new_value:
+            continue
+        names.add(t)
+        seen.append(cols.types[t].name)
+        for k in need:
+            values[k].add(cols.label_value(int(j), k))
     return col, tuple(seen)
 
 

@@ -122,6 +122,10 @@ def check(doc: dict, inp: SchedulingInput, plan: Plan) -> list[str]:
         for pk, where in plan.placements.items():
             if pk.split("/", 1)[1].startswith(prefix):
                 want(node_pool[where] == pool, f"{pk} on pool {node_pool[where]}, expected {pool}")
+    if "min_families" in exp:
+        for n in new:
+            fams = {catalog().instance_types[t].family for t in n.instance_types}
+            want(len(fams) >= exp["min_families"], f"{n.name}: {len(fams)} families in its list")
     if "max_pods_per_node" in exp:
         for n in plan.nodes:
             want(len(n.pods) <= exp["max_pods_per_node"], f"{n.name} has {len(n.pods)} pods")
