@@ -1,0 +1,1 @@
+"""The provisioning reconciler: pending pods -> a planned desired node set -> one stack update."""
