@@ -13,7 +13,7 @@ def test_idle_window_closes_a_batch():
 
 def test_max_window_closes_a_busy_batch():
     b = Batcher(idle=1.0, max=10.0)
-    for t in range(0, 20):
+    for t in range(0, 40):
         b.observe({f"p{i}" for i in range(t + 1)}, t * 0.5)
         if b.ready(t * 0.5):
             break
