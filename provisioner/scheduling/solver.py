@@ -306,10 +306,26 @@ class Solver:
             idx = np.nonzero(m)[0]
             if not len(idx):
                 continue
-            score = self.cols.price[idx] / self._pods_per_node(idx, hint, c)
+            score = self.cols.price[idx] / self._pods_per_node(idx, min(hint, self._host_share(c, cons)), c)
             col = int(idx[int(np.argmin(score))])
             return self._new_node(p, col)
         return None
+
+    def _host_share(self, c: PodClass, cons: Constraints) -> int:
+        """For pods limited per node by hostname rules: the expected pods a new node ends up
+        with, its allowed share of the group plus its share of every other pending pod."""
+        per_node, group = INF, None
+        for key, ids in cons.forbid:
+            if key == HOSTNAME and c.id in ids:
+                per_node, group = 1, ids
+        for s in cons.spreads:
+            if s.key == HOSTNAME and s.max_skew < per_node:
+                per_node, group = s.max_skew, s.matching
+        if group is None:
+            return INF
+        in_group = sum(len(self.classes[i].pending) for i in group)
+        others = max(self.pending_total - in_group, 0)
+        return max(int(per_node * (1 + others / max(in_group, 1))), 1)
 
     def _pods_per_node(self, idx: np.ndarray, hint: int, c: PodClass) -> np.ndarray:
         """Pods a new node of each candidate column is expected to hold: "average" pending pods
