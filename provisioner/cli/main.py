@@ -16,6 +16,8 @@ COMMANDS = {
     "fleet": ("provisioner.cli.fleet", "fleet_group"),
     "simulate": ("provisioner.cli.simulate", "simulate_cmd"),
     "demo": ("provisioner.cli.demo", "demo_cmd"),
+    "run": ("provisioner.cli.run", "run_cmd"),
+    "preview": ("provisioner.cli.preview", "preview_cmd"),
 }
 
 

@@ -22,3 +22,5 @@ class LoopConfig:
     backoff_max_seconds: float = 120.0
     mode: str = "apply"  # apply | propose
     max_replans: int = 3  # capacity errors re-planned at once within one round
+    # False only to exercise the policy pack as the backstop: the planner then ignores guardrails.
+    planner_guardrails: bool = True
