@@ -82,3 +82,17 @@ def load_local_catalog(region: str = "us-east-1", prices: PriceSource | None = N
     offered = [(t, z) for t, z in zone_offerings(region) if zones is None or z in zones]
     return build_catalog(region, list(instance_type_items().values()), offered,
                          prices or LocalPriceSource(region), unavailable)
+
+
+def load_aws_catalog(session, region: str, prices: PriceSource,
+                     unavailable: UnavailableOfferings | None = None) -> Catalog:
+    """The production catalog: DescribeInstanceTypes and DescribeInstanceTypeOfferings
+    (location type availability-zone) through a boto3 session. Not exercised offline."""
+    ec2 = session.client("ec2", region_name=region)
+    items = [it for page in ec2.get_paginator("describe_instance_types").paginate()
+             for it in page["InstanceTypes"]]
+    offered = [(o["InstanceType"], o["Location"])
+               for page in ec2.get_paginator("describe_instance_type_offerings").paginate(
+                   LocationType="availability-zone")
+               for o in page["InstanceTypeOfferings"]]
+    return build_catalog(region, items, offered, prices, unavailable)
