@@ -78,6 +78,7 @@ def provider_id(zone: str, instance_id: str) -> str:
 
 
 FLEET_ID_TAG = "aws:ec2:fleet-id"
+FLEET_TAG_PATIENCE = 30.0  # seconds to wait for a fleet's tags before naming the node by its DNS name
 
 
 def node_name(instance: Mapping[str, Any], fleet_tags: Mapping[str, str] | None = None) -> str:
@@ -228,6 +229,9 @@ class NodeRegistrar:
             if instance_id in ours:
                 continue
             name = self._node_name(inst)
+            if name is None:
+                result.waiting += 1
+                continue
             if name in existing:
                 continue
             if now - self._first_running[instance_id] < self.boot_delay:
@@ -242,14 +246,20 @@ class NodeRegistrar:
         self.last_ok = self.clock()
         return result
 
-    def _node_name(self, inst: Mapping[str, Any]) -> str:
+    def _node_name(self, inst: Mapping[str, Any]) -> str | None:
+        """None while the instance's fleet is not yet visible with its tags: EC2 creates the
+        instances before the fleet record, so an early look would misname the node for good."""
         tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
         fleet_id = tags.get(FLEET_ID_TAG)
         if ownership.NODE_NAME in tags or not fleet_id:
             return node_name(inst)
         if fleet_id not in self._fleet_tags:
             fleets = self.ec2.describe_fleets(FleetIds=[fleet_id]).get("Fleets") or []
-            self._fleet_tags[fleet_id] = {t["Key"]: t["Value"] for t in (fleets[0].get("Tags") or [])} if fleets else {}
+            fleet_tags = {t["Key"]: t["Value"] for t in (fleets[0].get("Tags") or [])} if fleets else {}
+            if ownership.NODE_NAME not in fleet_tags:
+                waited = self.clock() - self._first_running.get(inst["InstanceId"], self.clock())
+                return node_name(inst) if waited > FLEET_TAG_PATIENCE else None
+            self._fleet_tags[fleet_id] = fleet_tags
         return node_name(inst, self._fleet_tags[fleet_id])
 
     def _instance_type(self, name: str) -> InstanceType:

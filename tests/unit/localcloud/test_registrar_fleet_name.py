@@ -38,3 +38,28 @@ def test_instance_tag_wins_over_fleet_tag():
     inst["Tags"].append({"Key": "aws:ec2:fleet-id", "Value": "fleet-2"})
     NodeRegistrar("c1", ec2, kube, "us-east-1", boot_delay=0).sync_once()
     assert set(kube.objects) == {"own-name"} and ec2.describe_calls == 0
+
+
+class LateFleetEC2(FleetEC2):
+    """EC2 shows the instance before its fleet record (eventual consistency)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.visible = False
+
+    def describe_fleets(self, FleetIds: list) -> dict:  # noqa: N803 - boto3 spelling
+        if not self.visible:
+            self.describe_calls += 1
+            return {"Fleets": []}
+        return super().describe_fleets(FleetIds)
+
+
+def test_node_waits_for_its_fleet_instead_of_taking_a_wrong_name():
+    ec2, kube = LateFleetEC2(), FakeKube()
+    inst = ec2.launch("i-3")
+    inst["Tags"].append({"Key": "aws:ec2:fleet-id", "Value": "fleet-3"})
+    registrar = NodeRegistrar("c1", ec2, kube, "us-east-1", boot_delay=0)
+
+    assert registrar.sync_once().registered == []
+    ec2.visible = True
+    assert registrar.sync_once().registered == ["web-abcde"]
