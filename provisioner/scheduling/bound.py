@@ -27,6 +27,9 @@ class BoundGroup:
     min_nodes: int = 0  # at least this many nodes among those columns/existing nodes
     per_pod: np.ndarray | None = None  # set for one class of identical pods: kept whole
     count: int = 0
+    # (a, b, lo, hi): on any node, this group's use of dimension a is between lo and hi times
+    # its use of b, because every pod in the group has a/b in [lo, hi]
+    ratios: tuple[tuple[int, int, float, float], ...] = ()
 
 
 def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, capacity: np.ndarray,
@@ -42,7 +45,9 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     alloc_s = alloc / scale
     existing_free = existing_free / scale if len(existing_free) else existing_free
     groups = [BoundGroup(g.columns, g.existing, g.demand / scale, g.min_nodes,
-                         None if g.per_pod is None else g.per_pod / scale, g.count) for g in groups]
+                         None if g.per_pod is None else g.per_pod / scale, g.count,
+                         tuple((a, b, lo * scale[b] / scale[a], hi * scale[b] / scale[a]) for a, b, lo, hi in g.ratios))
+              for g in groups]
     limits_s = {p: ({d: v / scale[d] for d, v in lim.items()}, nodes) for p, (lim, nodes) in pool_limits.items()}
     capacity_s = capacity / scale
     n_cols, n_dims = alloc.shape
@@ -58,13 +63,15 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
         key = np.concatenate([sig, alloc[cols], pool_key], axis=1)
         uniq, inverse = np.unique(key, axis=0, return_inverse=True)
         inverse = inverse.ravel()
-        best = np.full(len(uniq), np.inf)
-        np.minimum.at(best, inverse, price[cols])
-        rep = np.zeros(len(uniq), dtype=np.int64)
-        order = np.argsort(price[cols], kind="stable")[::-1]
-        rep[inverse[order]] = cols[order]  # cheapest column last wins
+        order = np.lexsort((price[cols], inverse))  # by collapsed column, cheapest first
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = inverse[order][1:] != inverse[order][:-1]
+        rep = cols[order[first]]  # the cheapest column of each collapsed column, in unique order
+        best = price[rep]
+        keep = _undominated(uniq[:, : len(groups)], alloc[rep], best, uniq[:, -1])
+        rep, best = rep[keep], best[keep]
     else:
-        uniq, best, rep = np.zeros((0, 0)), np.zeros(0), np.zeros(0, dtype=np.int64)
+        rep, best = np.zeros(0, dtype=np.int64), np.zeros(0)
     J = len(rep)
     E = existing_free.shape[0]
     col_cap = np.vstack([alloc_s[rep], existing_free.astype(float)]) if E else alloc_s[rep]
@@ -98,6 +105,7 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
                     if g.per_pod[d] > 0:
                         usage.setdefault((int(j), d), []).append((int(yv), float(g.per_pod[d])))
             continue
+        zvars: dict[int, np.ndarray] = {}
         for d in range(n_dims):
             if g.demand[d] <= 0 or g.min_nodes:
                 continue
@@ -105,9 +113,22 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
                 return 0.0  # cannot happen for placed pods; zero is always valid
             z = np.arange(nvar, nvar + len(js))
             nvar += len(js)
+            zvars[d] = z
             rows += [r] * len(js); cidx += list(z); vals += [-1.0] * len(js); rhs.append(-float(g.demand[d])); r += 1
             for j, zv in zip(js, z):
                 usage.setdefault((int(j), d), []).append((int(zv), 1.0))
+        for a, b, lo, hi in g.ratios:
+            if a not in zvars or b not in zvars:
+                continue
+            za, zb = zvars[a], zvars[b]
+            n_j = len(za)
+            # lo * z_b - z_a <= 0 and z_a - hi * z_b <= 0, column by column
+            rr = np.arange(r, r + n_j)
+            rows += list(rr) * 2; cidx += list(zb) + list(za); vals += [lo] * n_j + [-1.0] * n_j
+            rhs += [0.0] * n_j; r += n_j
+            rr = np.arange(r, r + n_j)
+            rows += list(rr) * 2; cidx += list(za) + list(zb); vals += [1.0] * n_j + [-hi] * n_j
+            rhs += [0.0] * n_j; r += n_j
         if g.min_nodes:
             rows += [r] * len(js); cidx += list(js); vals += [-1.0] * len(js); rhs.append(-float(g.min_nodes)); r += 1
     for (j, d), zs in usage.items():
@@ -131,3 +152,23 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     # The dual bound HiGHS proves is the LP optimum; shave float noise so it stays below.
     return max(float(res.fun) * (1 - 1e-9) - 1e-9, 0.0)
 
+
+
+def _undominated(sig: np.ndarray, cap: np.ndarray, price: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Columns no other column beats: another with the same compatibility (and limited pool)
+    that is no dearer and at least as big in every dimension makes a column useless to the LP."""
+    keep = np.ones(len(price), dtype=bool)
+    key = np.concatenate([sig, pool[:, None]], axis=1)
+    _, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    for g in np.unique(inverse):
+        idx = np.nonzero(inverse == g)[0]
+        if len(idx) < 2:
+            continue
+        c, p = cap[idx], price[idx]
+        ge = np.all(c[:, None, :] >= c[None, :, :], axis=2)  # ge[a, b]: a at least as big as b
+        cheaper = p[:, None] <= p[None, :]
+        strictly = np.any(c[:, None, :] > c[None, :, :], axis=2) | (p[:, None] < p[None, :])
+        dom = ge & cheaper & strictly  # dom[a, b]: a dominates b
+        keep[idx[np.any(dom, axis=0)]] = False
+    return keep

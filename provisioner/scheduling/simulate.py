@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from provisioner.catalog.resources import Resources
-from provisioner.scheduling.bound import BoundGroup, lower_bound
+from provisioner.scheduling.bound_groups import plan_lower_bound
 from provisioner.scheduling.classes import ConstraintBuilder, build_classes
 from provisioner.scheduling.columns import BASE_DIMS, Columns, pool_infos
 from provisioner.scheduling.model import HOSTNAME
@@ -25,9 +25,6 @@ def resource_dims(inp: SchedulingInput) -> tuple[str, ...]:
     for ds in inp.daemonsets:
         extra.update(ds.pod.requests)
     return BASE_DIMS + tuple(sorted(extra - set(BASE_DIMS)))
-
-
-WHOLE_CLASSES = 12  # classes kept whole in the lower bound LP (each holding >= 5% of the pods)
 
 
 def simulate(inp: SchedulingInput) -> Plan:
@@ -54,7 +51,7 @@ def simulate(inp: SchedulingInput) -> Plan:
         c = classes[cid]
         reason = explain(solver, c, cons)
         unschedulable += [Unschedulable(p.key, reason) for p in c.pending]
-    bound_value = _bound(solver, classes, originally) if inp.compute_bound else 0.0
+    bound_value = plan_lower_bound(solver, classes, originally) if inp.compute_bound else 0.0
     bound_value = min(bound_value, cost)  # never claim more than what was shown feasible
     placements = {p: n.name for n in nodes for p in n.pods}
     return Plan(tuple(nodes), tuple(sorted(unschedulable, key=lambda u: u.pod)), cost, bound_value,
@@ -102,9 +99,11 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
     col = int(order[0])
     if cols.price[n.col] <= cols.price[col] and n.col in cand:
         col = n.col
+    need = n.pool.min_values  # NodePool minValues: keep enough distinct values in the list
+    if not need:  # each type appears once per (NodePool, zone, capacity type)
+        return col, tuple(cols.types[t].name for t in cols.type_idx[order[:max_types]])
     seen: list[str] = []
     names: set[int] = set()
-    need = n.pool.min_values  # NodePool minValues: keep enough distinct values in the list
     values: dict[str, set] = {k: set() for k in need}
     for j in order:  # cheapest first; the first occurrence of each type
         t = int(cols.type_idx[j])
@@ -126,73 +125,3 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
 def _label_pool(n: SimNode) -> str | None:
     labels = n.node.labels
     return labels.get("karpenter.sh/nodepool") or labels.get("provisioner.sh/nodepool")
-
-
-def _bound(solver: Solver, classes, originally: dict[int, int]) -> float:
-    cols = solver.cols
-    existing = [n for n in solver.nodes if n.existing]
-    free0 = []
-    for n in existing:
-        # free room before this plan: allocatable minus what was already bound there
-        placed = Resources()
-        for p in n.placed:
-            placed = placed + p.requests
-        free0.append([n.cap[d] - n.used[d] + placed.get(dim, 0) for d, dim in enumerate(solver.dims)])
-    existing_free = np.array(free0, dtype=np.int64).reshape(len(existing), len(solver.dims))
-    groups: dict[tuple, BoundGroup] = {}
-    node_needs: dict[tuple, list] = {}  # pods that need distinct nodes: key -> [mask, existing, pods, per node]
-    counts = {c.id: originally.get(c.id, 0) - len(c.pending) for c in classes}
-    total = sum(v for v in counts.values() if v > 0)
-    # The largest classes are kept whole in the LP (tighter); the rest are pooled by resource.
-    whole = set(sorted((cid for cid, v in counts.items() if v > 0 and v * 20 >= total),
-                       key=lambda cid: -counts[cid])[:WHOLE_CLASSES])
-    for c in classes:
-        placed = originally.get(c.id, 0) - len(c.pending)
-        if placed <= 0:
-            continue
-        cons = solver.levels[c.id][-1]  # required constraints only
-        m = solver.cons_mask(c, cons)
-        ex = tuple(i for i, n in enumerate(existing) if solver.compatible(c, cons, n)
-                   and all(existing_free[i, d] >= r for d, r in enumerate(c.req)))
-        mkey = m.tobytes()
-        for key, ids in cons.forbid:
-            if key == HOSTNAME and c.id in ids:  # one pod per node among classes excluding each other
-                _need(node_needs, ("anti", ids), m, ex, placed, 1)
-        for s in cons.spreads:
-            if s.key == HOSTNAME:
-                _need(node_needs, ("spread", s), m, ex, placed, s.max_skew)
-        demand = np.array(c.req, dtype=float) * placed
-        if c.id in whole:
-            groups[("whole", c.id)] = BoundGroup(m, ex, demand, per_pod=np.array(c.req, dtype=float), count=placed)
-            continue
-        g = groups.get((mkey, ex))
-        if g is None:
-            groups[(mkey, ex)] = BoundGroup(m, ex, demand)
-        else:
-            g.demand = g.demand + demand
-    extra = [BoundGroup(m, ex, np.zeros(len(solver.dims)), math.ceil(pods / per))
-             for m, ex, pods, per in node_needs.values()]
-    limits = {}
-    for p in solver.pools:
-        if p.limits or p.node_limit is not None:
-            used_existing = np.zeros(len(solver.dims), dtype=np.int64)
-            count = 0
-            for n in existing:
-                if _label_pool(n) == p.name:
-                    used_existing += np.array([n.node.allocatable.get(d, 0) for d in solver.dims], dtype=np.int64)
-                    count += 1
-            limits[p.index] = ({d: int(v - used_existing[d]) for d, v in p.limits.items()},
-                               None if p.node_limit is None else p.node_limit - count)
-    lp = lower_bound(list(groups.values()) + extra, cols.price, cols.alloc, cols.capacity, cols.pool_idx, limits,
-                     existing_free)
-    return lp
-
-
-def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> None:
-    hit = needs.get(key)
-    if hit is None:
-        needs[key] = [mask, existing, pods, per_node]
-    else:  # distinct nodes for all of them, each compatible with at least one
-        hit[0] = hit[0] | mask
-        hit[1] = tuple(sorted(set(hit[1]) | set(existing)))
-        hit[2] += pods
