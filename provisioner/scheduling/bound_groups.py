@@ -14,6 +14,7 @@ import numpy as np
 from provisioner.catalog.resources import Resources
 from provisioner.scheduling.bound import BoundGroup, lower_bound
 from provisioner.scheduling.model import HOSTNAME
+from provisioner.scheduling.nodes import pool_label
 from provisioner.scheduling.solver import Solver
 
 WHOLE_CLASSES = 12  # classes kept whole in the lower bound LP (each holding >= 5% of the pods)
@@ -76,7 +77,7 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
             used_existing = np.zeros(len(solver.dims), dtype=np.int64)
             count = 0
             for n in existing:
-                if _label_pool(n) == p.name:
+                if pool_label(n) == p.name:
                     used_existing += np.array([n.node.allocatable.get(d, 0) for d in solver.dims], dtype=np.int64)
                     count += 1
             limits[p.index] = ({d: int(v - used_existing[d]) for d, v in p.limits.items()},

@@ -58,3 +58,9 @@ class SimNode:
             v = columns.label_value(self.col, key)
         self._domains[key] = v
         return v
+
+
+def pool_label(n: SimNode) -> str | None:
+    """The NodePool an existing node belongs to, from its labels."""
+    labels = n.node.labels
+    return labels.get("karpenter.sh/nodepool") or labels.get("provisioner.sh/nodepool")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from provisioner.catalog.resources import Resources
 from provisioner.scheduling.bound_groups import plan_lower_bound
 from provisioner.scheduling.classes import ConstraintBuilder, build_classes
 from provisioner.scheduling.columns import BASE_DIMS, Columns, pool_infos
-from provisioner.scheduling.model import HOSTNAME
-from provisioner.scheduling.nodes import SimNode
+from provisioner.scheduling.nodes import SimNode, pool_label
 from provisioner.scheduling.plan import Plan, PlannedNode, SchedulingInput, Unschedulable
 from provisioner.scheduling.reasons import explain
 from provisioner.scheduling.solver import Solver
@@ -72,7 +69,7 @@ def _finalize(solver: Solver, max_types: int) -> tuple[list[PlannedNode], float]
             continue
         pods = tuple(p.key for p in n.placed)
         if n.existing:
-            out.append(PlannedNode(n.name, _label_pool(n), True, n.node.labels.get("node.kubernetes.io/instance-type"),
+            out.append(PlannedNode(n.name, pool_label(n), True, n.node.labels.get("node.kubernetes.io/instance-type"),
                                    (), n.node.labels.get("karpenter.sh/capacity-type"),
                                    n.node.labels.get("topology.kubernetes.io/zone"), n.node.price_per_hour, pods))
             continue
@@ -120,8 +117,3 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
         for k in need:
             values[k].add(cols.label_value(int(j), k))
     return col, tuple(seen)
-
-
-def _label_pool(n: SimNode) -> str | None:
-    labels = n.node.labels
-    return labels.get("karpenter.sh/nodepool") or labels.get("provisioner.sh/nodepool")
