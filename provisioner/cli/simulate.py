@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import click
 
 from provisioner.cli.output import console, emit_json, fail, output_option, table
@@ -41,14 +39,14 @@ def simulate_cmd(nodepools_file, pods_file, nodeclasses_file, nodes_file, daemon
     if output == "json":
         emit_json(plan.to_json())
         return
+    pools = {n.nodepool for n in plan.nodes}
     rows = []
     for n in plan.nodes:
-        kinds = Counter(p.split("/", 1)[0] for p in n.pods)
-        rows.append([n.name + (" (existing)" if n.existing else ""), n.nodepool, n.instance_type,
-                     ", ".join(n.instance_types[:3]) + (f" +{len(n.instance_types) - 3}" if len(n.instance_types) > 3 else ""),
-                     n.capacity_type, n.zone, f"{n.price_per_hour:.4f}", len(n.pods),
-                     ", ".join(f"{ns}:{k}" for ns, k in kinds.most_common(3))])
-    table("Nodes", ["node", "nodepool", "type", "alternatives", "capacity", "zone", "$/h", "pods", "namespaces"], rows)
+        row = [n.name + (" (existing)" if n.existing else ""), n.instance_type, n.capacity_type, n.zone,
+               f"{n.price_per_hour:.4f}", len(n.pods), len(n.instance_types) or ""]
+        rows.append(([n.nodepool] if len(pools) > 1 else []) + row)
+    columns = ["node", "type", "capacity", "zone", "$/h", "pods", "types"]
+    table("Nodes", (["nodepool"] if len(pools) > 1 else []) + columns, rows)
     if plan.unschedulable:
         table("Unschedulable", ["pod", "reason"], [[u.pod, u.reason] for u in plan.unschedulable])
     console.print(f"new nodes: {len(plan.new_nodes)}   cost: ${plan.cost_per_hour:.4f}/h   "
