@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from provisioner.api.types import NodePool, Requirement, Taint
 from provisioner.catalog.catalog import load_local_catalog
 from provisioner.scheduling import SchedulingInput, simulate
-from provisioner.scheduling.convert import node_from_k8s, pod_from_k8s
+from provisioner.scheduling.convert import daemonset_from_k8s, node_from_k8s, pod_from_k8s
 from tests.unit.scheduling.validator import validate
 
 TYPES = ["m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge", "c5.large", "c5.xlarge", "c5.2xlarge", "r5.large",
@@ -92,15 +92,29 @@ def scenario(draw):
         pods += draw(pod_group(g))
     pools = [draw(nodepool(i)) for i in range(draw(st.integers(1, 2)))]
     nodes = []
+    bound = []
     for i in range(draw(st.integers(0, 2))):
         nodes.append(node_from_k8s({
             "metadata": {"name": f"existing-{i}", "labels": {
                 HOST: f"existing-{i}", ZONE: draw(st.sampled_from(ZONES)), "kubernetes.io/arch": "amd64",
                 "karpenter.sh/capacity-type": "on-demand"}},
             "status": {"allocatable": {"cpu": "2", "memory": "4Gi", "pods": "10", "ephemeral-storage": "10Gi"},
-                       "conditions": [{"type": "Ready", "status": "True"}]}}))
-    return SchedulingInput(pods=tuple(pod_from_k8s(p) for p in pods), nodepools=tuple(pools),
-                           catalog=catalog(), nodes=tuple(nodes))
+                       "conditions": [{"type": "Ready", "status": draw(st.sampled_from(["True", "False"]))}]}}))
+        if pods and draw(st.booleans()):  # a copy of some pending pod already runs there
+            running = dict(draw(st.sampled_from(pods)))
+            running["metadata"] = {**running["metadata"], "name": f"running-{i}"}
+            running["spec"] = {**running["spec"], "nodeName": f"existing-{i}",
+                               "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}]}
+            running["spec"].pop("affinity", None)
+            bound.append(running)
+    daemonsets = ()
+    if draw(st.booleans()):
+        daemonsets = (daemonset_from_k8s({"metadata": {"name": "agent", "namespace": "kube-system"}, "spec": {
+            "template": {"spec": {"tolerations": [{"operator": "Exists"}] if draw(st.booleans()) else [],
+                                  "containers": [{"name": "a", "resources": {"requests": {
+                                      "cpu": draw(st.sampled_from(["100m", "500m"])), "memory": "128Mi"}}}]}}}}),)
+    return SchedulingInput(pods=tuple(pod_from_k8s(p) for p in pods + bound), nodepools=tuple(pools),
+                           catalog=catalog(), nodes=tuple(nodes), daemonsets=daemonsets)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
