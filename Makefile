@@ -34,6 +34,7 @@ demo: tools
 	$(BIN)/provisioner demo
 
 bench: tools
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 clean:
