@@ -15,7 +15,7 @@ class LoopConfig:
     registration_timeout_seconds: float = 900.0
     unavailable_ttl_seconds: float = 180.0
     # A pod nominated for a node that has been Ready this long, and still Pending, is planned again.
-    nomination_grace_seconds: float = 30.0
+    nomination_grace_seconds: float = 10.0
     # An unhelpable pod is looked at again after this long (or when NodePools/NodeClasses change).
     hopeless_recheck_seconds: float = 300.0
     backoff_initial_seconds: float = 2.0
