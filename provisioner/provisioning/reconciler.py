@@ -6,10 +6,11 @@ Decisions are the pure `planner.decide`; this module does the I/O around it: the
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from provisioner.catalog.unavailable import UnavailableOfferings
@@ -35,7 +36,8 @@ class RoundResult:
     pending: int = 0
     batch_seconds: float = 0.0
     solve_seconds: float = 0.0
-    apply_seconds: float = 0.0
+    preview_seconds: float = 0.0  # the policy-checked preview inside apply
+    apply_seconds: float = 0.0  # the update itself (preview excluded)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     version: int | None = None
@@ -76,6 +78,24 @@ class Reconciler:
         self.rounds: list[RoundResult] = []
         self.last_tick = 0.0
         self.started = False
+        self._preview_seconds = 0.0
+        self._time_previews()
+
+    def _time_previews(self) -> None:
+        """FleetStack.apply previews first (policies) then updates: time the preview on its own for the
+        time split by shadowing the instance's `preview` (apply calls self.preview)."""
+        inner = getattr(self.fleet, "preview", None)
+        if inner is None:
+            return
+
+        def timed(desired):
+            t0 = time.perf_counter()
+            try:
+                return inner(desired)
+            finally:
+                self._preview_seconds += time.perf_counter() - t0
+
+        self.fleet.preview = timed
 
     # ---- start-up -------------------------------------------------------------------------------
 
@@ -157,6 +177,9 @@ class Reconciler:
         self.metrics.batch_seconds.observe(batch_seconds)
         self.metrics.batch_size.observe(result.pending)
         self.rounds.append(result)
+        LOG.info("round %s", json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                                         for k, v in asdict(result).items() if k not in ("added", "removed")}
+                                        | {"added": len(result.added), "removed": len(result.removed)}))
         return result
 
     def wait_hint(self) -> float:
@@ -221,6 +244,7 @@ class Reconciler:
         from provisioner.stack.operations import PolicyViolationError, StackOperationError
 
         LOG.info("applying: %s", decision.message)
+        self._preview_seconds = 0.0
         t0 = time.perf_counter()
         try:
             applied = self.fleet.apply(decision.desired, decision.message)
@@ -243,7 +267,8 @@ class Reconciler:
             self._failed("StackUpdateFailed", text, decision, result, t0, "engine")
             return "done"
         seconds = time.perf_counter() - t0
-        result.apply_seconds += seconds
+        result.preview_seconds += self._preview_seconds
+        result.apply_seconds += seconds - self._preview_seconds
         self.metrics.update_seconds.observe(seconds)
         self.metrics.updates.labels("succeeded" if applied.version else "no-op").inc()
         result.version = applied.version
