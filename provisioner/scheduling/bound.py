@@ -30,13 +30,18 @@ class BoundGroup:
     # (a, b, lo, hi): on any node, this group's use of dimension a is between lo and hi times
     # its use of b, because every pod in the group has a/b in [lo, hi]
     ratios: tuple[tuple[int, int, float, float], ...] = ()
+    # whole groups only: (key, s) for every set of classes of which a node holds at most s pods
+    # (hostname anti-affinity: 1; hostname spread: maxSkew), shared by the groups with that key
+    hosts: tuple[tuple[object, int], ...] = ()
+    # False for a group that only counts nodes (its pods' resources are covered by another group)
+    uses_capacity: bool = True
 
 
 def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, capacity: np.ndarray,
                 pool_idx: np.ndarray, pool_limits: dict[int, tuple[dict[int, int], int | None]],
                 existing_free: np.ndarray) -> float:
     """pool_limits: pool -> ({dim: remaining capacity}, remaining node count or None)."""
-    groups = [g for g in groups if g.demand.any() or g.min_nodes]
+    groups = [g for g in groups if g.demand.any() or g.min_nodes or (g.per_pod is not None and g.count)]
     if not groups:
         return 0.0
     # Resource units differ by 10^8 (millicores vs bytes): rescale every dimension to about 1
@@ -46,7 +51,8 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     existing_free = existing_free / scale if len(existing_free) else existing_free
     groups = [BoundGroup(g.columns, g.existing, g.demand / scale, g.min_nodes,
                          None if g.per_pod is None else g.per_pod / scale, g.count,
-                         tuple((a, b, lo * scale[b] / scale[a], hi * scale[b] / scale[a]) for a, b, lo, hi in g.ratios))
+                         tuple((a, b, lo * scale[b] / scale[a], hi * scale[b] / scale[a]) for a, b, lo, hi in g.ratios),
+                         g.hosts, g.uses_capacity)
               for g in groups]
     limits_s = {p: ({d: v / scale[d] for d, v in lim.items()}, nodes) for p, (lim, nodes) in pool_limits.items()}
     capacity_s = capacity / scale
@@ -89,6 +95,8 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     r = 0
     nvar = nx
     usage: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    per_node: dict[tuple[object, int], list[int]] = {}  # (host key, column) -> pod variables
+    host_limit: dict[object, int] = {}
     for gi, g in enumerate(groups):
         js = compat[gi]
         if g.per_pod is not None:
@@ -101,8 +109,12 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
                 fit = min((np.floor(col_cap[j, d] / g.per_pod[d] + 1e-9) for d in range(n_dims) if g.per_pod[d] > 0),
                           default=float(g.count))
                 rows += [r, r]; cidx += [int(yv), int(j)]; vals += [1.0, -float(fit)]; rhs.append(0.0); r += 1
+                if j < J:  # new nodes only (an existing node may already hold some)
+                    for hk, lim in g.hosts:
+                        host_limit[hk] = lim
+                        per_node.setdefault((hk, int(j)), []).append(int(yv))
                 for d in range(n_dims):
-                    if g.per_pod[d] > 0:
+                    if g.per_pod[d] > 0 and g.uses_capacity:
                         usage.setdefault((int(j), d), []).append((int(yv), float(g.per_pod[d])))
             continue
         zvars: dict[int, np.ndarray] = {}
@@ -131,6 +143,9 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
             rhs += [0.0] * n_j; r += n_j
         if g.min_nodes:
             rows += [r] * len(js); cidx += list(js); vals += [-1.0] * len(js); rhs.append(-float(g.min_nodes)); r += 1
+    for (hk, j), ys in per_node.items():  # at most s pods of the set per node: sum y <= s * x_j
+        rows += [r] * (len(ys) + 1); cidx += ys + [j]; vals += [1.0] * len(ys) + [-float(host_limit[hk])]
+        rhs.append(0.0); r += 1
     for (j, d), zs in usage.items():
         rows += [r] * (len(zs) + 1); cidx += [v for v, _ in zs] + [j]; vals += [c for _, c in zs] + [-col_cap[j, d]]
         rhs.append(0.0); r += 1

@@ -38,6 +38,7 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
     # The largest classes are kept whole in the LP (tighter); the rest are pooled by resource.
     whole = set(sorted((cid for cid, v in counts.items() if v > 0 and v * 20 >= total),
                        key=lambda cid: -counts[cid])[:WHOLE_CLASSES])
+    host_pods: list = []
     for c in classes:
         placed = originally.get(c.id, 0) - len(c.pending)
         if placed <= 0:
@@ -47,13 +48,19 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
         ex = tuple(i for i, n in enumerate(existing) if solver.compatible(c, cons, n)
                    and all(existing_free[i, d] >= r for d, r in enumerate(c.req)))
         mkey = m.tobytes()
+        hosts = []
         for key, ids in cons.forbid:
             if key == HOSTNAME and c.id in ids:  # one pod per node among classes excluding each other
                 _need(node_needs, ("anti", ids), solver.cons_mask(c, cons), ex, placed, 1)
+                hosts.append((("anti", ids), 1))  # classes sharing this set all exclude each other
         for s in cons.spreads:
             if s.key == HOSTNAME:
                 _need(node_needs, ("spread", s), solver.cons_mask(c, cons), ex, placed, s.max_skew)
+                if c.id in s.matching:
+                    hosts.append((("spread", s.matching, s.max_skew), s.max_skew))
         demand = np.array(c.req, dtype=float) * placed
+        if hosts:
+            host_pods.append((c, m, mkey, ex, tuple(hosts), placed))
         if c.id in whole:
             groups[("whole", c.id)] = BoundGroup(m, ex, demand, per_pod=np.array(c.req, dtype=float), count=placed)
             continue
@@ -69,7 +76,8 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
         members = getattr(g, "ratio_members", None)
         if members:
             g.ratios = _ratio_bounds(members)
-    extra = [BoundGroup(m, ex, np.zeros(len(solver.dims)), math.ceil(pods / per))
+    extra = _host_groups(host_pods)
+    extra += [BoundGroup(m, ex, np.zeros(len(solver.dims)), math.ceil(pods / per))
              for m, ex, pods, per in node_needs.values()]
     limits = {}
     for p in solver.pools:
@@ -129,3 +137,30 @@ def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> 
         hit[0] = hit[0] | mask
         hit[1] = tuple(sorted(set(hit[1]) | set(existing)))
         hit[2] += pods
+
+
+HOST_CLASSES_EXACT = 24  # more classes limited per node than this: their sizes are rounded down
+
+
+def _host_groups(host_pods: list) -> list[BoundGroup]:
+    """Node-count groups for pods limited per node by hostname rules: a node holds at most s
+    pods of such a set, and only on a type where each fits. They count nodes and use no
+    capacity (their resources are already covered by their resource group), so each pod needs
+    1/s of a node able to hold it. With many classes, CPU and memory are rounded down to powers
+    of two (smaller pods fit more places: still a relaxation) to keep the LP small."""
+    exact = len(host_pods) <= HOST_CLASSES_EXACT
+    out: dict[tuple, BoundGroup] = {}
+    for c, m, mkey, ex, hosts, placed in host_pods:
+        req = np.array(c.req, dtype=float)
+        if not exact:
+            for d in (0, 1):  # cpu, memory
+                if req[d] > 0:
+                    req[d] = 2.0 ** math.floor(math.log2(req[d]))
+        key = (mkey, ex, hosts, tuple(req))
+        g = out.get(key)
+        if g is None:
+            out[key] = BoundGroup(m, ex, np.zeros(len(req)), per_pod=req, count=placed, hosts=hosts,
+                                  uses_capacity=False)
+        else:
+            g.count += placed
+    return list(out.values())

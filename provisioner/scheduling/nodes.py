@@ -11,7 +11,7 @@ from provisioner.scheduling.model import HOSTNAME, Node, Pod, Taint
 
 class SimNode:
     __slots__ = ("idx", "name", "existing", "in_flight", "node", "pool", "col", "cap", "used", "counts",
-                 "cand", "mask", "placed", "_domains", "taints", "closed")
+                 "cand", "mask", "placed", "_domains", "taints", "closed", "cons")
 
     def __init__(self, idx: int, name: str, cap: list[int], *, node: Node | None = None, pool: Any = None,
                  col: int = -1, cand: np.ndarray | None = None, mask: np.ndarray | None = None,
@@ -32,6 +32,7 @@ class SimNode:
         self._domains: dict[str, str | None] = {}
         self.taints = taints
         self.closed = False
+        self.cons: dict[int, Any] = {}  # constraint set id -> (class, constraint set) placed here
 
     def fit(self, req: tuple[int, ...]) -> int:
         """How many more pods with these requests fit."""

@@ -84,18 +84,22 @@ def _finalize(solver: Solver, max_types: int) -> tuple[list[PlannedNode], float]
 def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str, ...]]:
     """The cheapest compatible offering that holds what the node got, and the ranked list."""
     cols = solver.cols
-    cand = n.cand[n.mask]
     used = np.array(n.used, dtype=np.int64)
-    ok = np.all(cols.alloc[cand] >= used, axis=1)
-    for d in n.pool.limits:
-        ok &= cols.capacity[cand, d] <= cols.capacity[n.col, d]
-    cand = cand[ok]
+    cand = _holding(solver, n, n.cand[n.mask], used)
     if not len(cand):
         cand = np.array([n.col])
-    order = cand  # candidates are kept cheapest first
-    col = int(order[0])
+    col = int(cand[0])  # candidates are kept cheapest first
     if cols.price[n.col] <= cols.price[col] and n.col in cand:
         col = n.col
+    moved = _cheaper_elsewhere(solver, n, used, float(cols.price[col]))
+    if moved is not None:  # same NodePool, another zone or capacity type: rank that group
+        group = solver._groups[(n.pool.index, int(cols.zone_idx[moved]), int(cols.ct_idx[moved]))]
+        ok = np.ones(len(group), dtype=bool)
+        for c, cons in n.cons.values():
+            ok &= solver.cons_mask(c, cons)[group]
+        cand = _holding(solver, n, group[ok], used)
+        col = int(cand[0]) if len(cand) and cols.price[cand[0]] <= cols.price[moved] else moved
+    order = cand
     need = n.pool.min_values  # NodePool minValues: keep enough distinct values in the list
     if not need:  # each type appears once per (NodePool, zone, capacity type)
         return col, tuple(cols.types[t].name for t in cols.type_idx[order[:max_types]])
@@ -117,3 +121,36 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
         for k in need:
             values[k].add(cols.label_value(int(j), k))
     return col, tuple(seen)
+
+
+def _holding(solver: Solver, n: SimNode, cand: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The candidates that hold what the node got (and stay within its NodePool's limits)."""
+    cols = solver.cols
+    ok = np.all(cols.alloc[cand] >= used, axis=1)
+    for d in n.pool.limits:
+        ok &= cols.capacity[cand, d] <= cols.capacity[n.col, d]
+    return cand[ok]
+
+
+def _cheaper_elsewhere(solver: Solver, n: SimNode, used: np.ndarray, price: float) -> int | None:
+    """For a node none of whose pods cares about its zone, capacity type or any other
+    non-hostname label (no such spread, affinity or anti-affinity, and counted by none), the
+    cheapest offering of the same NodePool in any zone and capacity type that every pod on it
+    accepts and that holds them, if cheaper than `price`. Moving such a node changes no domain
+    any rule counts; its hostname stays its own."""
+    sensitive = solver.zone_sensitive()
+    if any(cid in sensitive for cid in n.counts):
+        return None
+    idx, prices = solver.pool_by_price(n.pool.index)
+    idx = idx[: int(np.searchsorted(prices, price, side="left"))]
+    if not len(idx):
+        return None
+    ok = np.all(solver.cols.alloc[idx] >= used, axis=1)
+    for c, cons in n.cons.values():
+        if not ok.any():
+            return None
+        ok &= solver.cons_mask(c, cons)[idx]
+    for d in n.pool.limits:
+        ok &= solver.cols.capacity[idx, d] <= solver.cols.capacity[n.col, d]
+    hit = np.nonzero(ok)[0]
+    return int(idx[hit[0]]) if len(hit) else None

@@ -253,6 +253,7 @@ class Solver:
         node.counts[c.id] = node.counts.get(c.id, 0) + k
         self.domains.add(self._key_values(node) if self.domains.keys else {}, c.id, k)
         node.placed.extend(c.take(k))
+        node.cons[cons.id] = (c, cons)
         self._dirty.add(node.idx)
         if first and node.mask is not None:
             node.mask &= self.cons_mask(c, cons)[node.cand]
@@ -407,6 +408,44 @@ class Solver:
             return 2
         return int(any(n.existing and n.domain(key, self.cols) == value and n.fit(c.req) > 0
                        and self.compatible(c, cons, n) for n in self.open_nodes))
+
+    def zone_sensitive(self) -> set[int]:
+        """Classes whose node's non-hostname domains (zone, capacity type, any label) matter:
+        they have a non-hostname spread, affinity or anti-affinity, or such a rule counts them."""
+        hit = getattr(self, "_zone_sensitive", None)
+        if hit is None:
+            hit = set()
+            for cid, lv in self.levels.items():
+                for cons in lv:
+                    for key, ids in cons.forbid:
+                        if key != HOSTNAME:
+                            hit.add(cid)
+                            hit |= ids
+                    for s in cons.spreads:
+                        if s.key != HOSTNAME:
+                            hit.add(cid)
+                            hit |= s.matching
+                    for a in cons.affinities:
+                        if a.key != HOSTNAME:
+                            hit.add(cid)
+                            hit |= a.matching
+            for cid, sym in self.builder.symmetric.items():
+                for key, ids in sym.items():
+                    if key != HOSTNAME:
+                        hit.add(cid)
+                        hit |= ids
+            self._zone_sensitive = hit
+        return hit
+
+    def pool_by_price(self, pool: int) -> tuple[np.ndarray, np.ndarray]:
+        """The NodePool's non-exotic columns, cheapest first, and their prices."""
+        cache = self.__dict__.setdefault("_by_price", {})
+        hit = cache.get(pool)
+        if hit is None:
+            idx = np.nonzero(self._pool_mask[pool] & ~self.cols.exotic)[0]
+            idx = idx[np.lexsort((self.cols.type_idx[idx], self.cols.price[idx]))]
+            hit = cache[pool] = (idx, self.cols.price[idx])
+        return hit
 
     def hostname_limited(self, c: PodClass) -> bool:
         cons = self.levels[c.id][0]

@@ -50,3 +50,31 @@ def test_single_deployment_gap_is_small():
     assert not plan.unschedulable
     assert plan.lower_bound_per_hour <= plan.cost_per_hour
     assert plan.gap < 0.02
+
+
+def test_per_node_limit_counts_nodes_of_a_fitting_size():
+    # two pods that may not share a node, one needing the big type: one node of each
+    small = BoundGroup(ANY, (), np.zeros(2), per_pod=np.array([1000.0, 1.0]), count=1, hosts=(("h", 1),),
+                       uses_capacity=False)
+    big = BoundGroup(ANY, (), np.zeros(2), per_pod=np.array([3000.0, 1.0]), count=1, hosts=(("h", 1),),
+                     uses_capacity=False)
+    assert abs(bound([small, big]) - (0.096 + 0.192)) < 1e-6
+    # without the shared per-node limit, one big node holds both
+    free = BoundGroup(ANY, (), np.zeros(2), per_pod=np.array([3000.0, 1.0]), count=1)
+    assert abs(bound([small, free]) - 0.192) < 1e-6
+
+
+def test_hostname_spread_of_mixed_sizes_is_bounded_by_one_fitting_node_each():
+    pool = NodePool(name="default", node_class_ref="default",
+                    requirements=(Requirement("karpenter.sh/capacity-type", "In", ("spot", "on-demand")),))
+    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "a"}}}]
+    sizes = [("250m", "256Mi"), ("1", "1Gi"), ("2", "4Gi"), ("500m", "8Gi")] * 5
+    pods = tuple(pod_from_k8s({"metadata": {"name": f"p{i}", "namespace": "ns", "labels": {"app": "a"}},
+                               "spec": {"topologySpreadConstraints": spread, "containers": [
+                                   {"resources": {"requests": {"cpu": c, "memory": m}}}]}})
+                 for i, (c, m) in enumerate(sizes))
+    plan = simulate(SchedulingInput(pods=pods, nodepools=(pool,), catalog=catalog()))
+    assert not plan.unschedulable and len(plan.new_nodes) == len(pods)
+    assert plan.lower_bound_per_hour <= plan.cost_per_hour
+    assert plan.gap < 0.02  # one pod per node: the plan buys the cheapest fitting node for each
