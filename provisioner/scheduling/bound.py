@@ -64,17 +64,21 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
         use |= g.columns
     cols = np.nonzero(use)[0]
     if len(cols):
-        sig = np.stack([g.columns[cols] for g in groups], axis=1).astype(np.int64)
+        # which groups admit each column, as bits (many groups: keep the key short)
+        sig = np.packbits(np.stack([g.columns[cols] for g in groups], axis=1), axis=1).astype(np.int64)
+        width = sig.shape[1]
         pool_key = np.where(np.isin(pool_idx[cols], list(limited)), pool_idx[cols], -1)[:, None]
-        key = np.concatenate([sig, alloc[cols], pool_key], axis=1)
-        uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+        key = np.ascontiguousarray(np.concatenate([sig, alloc[cols], pool_key], axis=1))
+        _, first_row, inverse = np.unique(key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
+                                          return_index=True, return_inverse=True)
+        uniq = key[first_row]
         inverse = inverse.ravel()
         order = np.lexsort((price[cols], inverse))  # by collapsed column, cheapest first
         first = np.ones(len(order), dtype=bool)
         first[1:] = inverse[order][1:] != inverse[order][:-1]
         rep = cols[order[first]]  # the cheapest column of each collapsed column, in unique order
         best = price[rep]
-        keep = _undominated(uniq[:, : len(groups)], alloc[rep], best, uniq[:, -1])
+        keep = _undominated(uniq[:, :width], alloc[rep], best, uniq[:, -1])
         rep, best = rep[keep], best[keep]
     else:
         rep, best = np.zeros(0, dtype=np.int64), np.zeros(0)

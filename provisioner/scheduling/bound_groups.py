@@ -60,7 +60,7 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
                     hosts.append((("spread", s.matching, s.max_skew), s.max_skew))
         demand = np.array(c.req, dtype=float) * placed
         if hosts:
-            host_pods.append((c, m, mkey, ex, tuple(hosts), placed))
+            host_pods.append((c, m, ex, tuple(hosts), placed))
         if c.id in whole:
             groups[("whole", c.id)] = BoundGroup(m, ex, demand, per_pod=np.array(c.req, dtype=float), count=placed)
             continue
@@ -76,7 +76,7 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
         members = getattr(g, "ratio_members", None)
         if members:
             g.ratios = _ratio_bounds(members)
-    extra = _host_groups(host_pods)
+    extra = _host_groups(host_pods, cols.alloc)
     extra += [BoundGroup(m, ex, np.zeros(len(solver.dims)), math.ceil(pods / per))
              for m, ex, pods, per in node_needs.values()]
     limits = {}
@@ -139,28 +139,57 @@ def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> 
         hit[2] += pods
 
 
-HOST_CLASSES_EXACT = 24  # more classes limited per node than this: their sizes are rounded down
+HOST_SIZES_EXACT = 24  # up to this many sizes in a set: exact assignment rows, else threshold rows
+HOST_THRESHOLD_ROWS = 400
 
 
-def _host_groups(host_pods: list) -> list[BoundGroup]:
-    """Node-count groups for pods limited per node by hostname rules: a node holds at most s
-    pods of such a set, and only on a type where each fits. They count nodes and use no
-    capacity (their resources are already covered by their resource group), so each pod needs
-    1/s of a node able to hold it. With many classes, CPU and memory are rounded down to powers
-    of two (smaller pods fit more places: still a relaxation) to keep the LP small."""
-    exact = len(host_pods) <= HOST_CLASSES_EXACT
-    out: dict[tuple, BoundGroup] = {}
-    for c, m, mkey, ex, hosts, placed in host_pods:
-        req = np.array(c.req, dtype=float)
-        if not exact:
-            for d in (0, 1):  # cpu, memory
-                if req[d] > 0:
-                    req[d] = 2.0 ** math.floor(math.log2(req[d]))
-        key = (mkey, ex, hosts, tuple(req))
-        g = out.get(key)
-        if g is None:
-            out[key] = BoundGroup(m, ex, np.zeros(len(req)), per_pod=req, count=placed, hosts=hosts,
-                                  uses_capacity=False)
-        else:
-            g.count += placed
-    return list(out.values())
+def _host_groups(host_pods: list, alloc: np.ndarray) -> list[BoundGroup]:
+    """Node-count rows for pods limited per node by hostname rules. A node holds at most s
+    pods of such a set (one for anti-affinity, maxSkew for a hostname spread), so for every
+    request size r in the set, the pods at least as large as r in every dimension need at least
+    ceil(count / s) nodes, each on a column their requirements admit that fits r. Only node
+    counts: their resources are covered by their resource groups."""
+    by_key: dict[tuple, list] = {}
+    for c, m, ex, hosts, placed in host_pods:
+        for hk, lim in hosts:
+            by_key.setdefault((hk, lim), []).append((np.array(c.req, dtype=np.int64), m, ex, placed))
+    out = []
+    for (key, lim), items in by_key.items():
+        reqs = np.stack([req for req, _, _, _ in items])
+        counts = np.array([n for _, _, _, n in items])
+        mask_ids: dict[bytes, int] = {}
+        masks = []
+        for _, m, _, _ in items:
+            if m.tobytes() not in mask_ids:
+                mask_ids[m.tobytes()] = len(masks)
+                masks.append(m)
+        item_mask = [mask_ids[m.tobytes()] for _, m, _, _ in items]
+        sizes = np.unique(reqs, axis=0)
+        if len(sizes) <= HOST_SIZES_EXACT:
+            # few sizes: exact assignment rows (pods of each size on fitting nodes, at most
+            # `lim` of the set per node), count-only
+            for k, rr in enumerate(sizes):
+                same = np.all(reqs == rr, axis=1)
+                for mid in {item_mask[i] for i in np.nonzero(same)[0]}:
+                    sel = [i for i in np.nonzero(same)[0] if item_mask[i] == mid]
+                    ex_all = tuple(sorted({e for i in sel for e in items[i][2]}))
+                    out.append(BoundGroup(masks[mid], ex_all, np.zeros(len(rr)), per_pod=rr.astype(float),
+                                          count=int(counts[sel].sum()), hosts=((key, lim),), uses_capacity=False))
+            continue
+        # many sizes: threshold rows at every size and every pairwise meet (elementwise min)
+        meets = np.minimum(sizes[:, None, :], sizes[None, :, :]).reshape(-1, sizes.shape[1])
+        meets = np.unique(meets, axis=0)
+        if len(meets) <= HOST_THRESHOLD_ROWS:
+            sizes = meets
+        dominates = np.all(reqs[None, :, :] >= sizes[:, None, :], axis=2)  # [size, item]
+        unions: dict[tuple, np.ndarray] = {}
+        for k, rr in enumerate(sizes):
+            big = np.nonzero(dominates[k])[0]
+            ids = tuple(sorted({item_mask[i] for i in big}))
+            mask = unions.get(ids)
+            if mask is None:
+                mask = unions[ids] = np.logical_or.reduce([masks[i] for i in ids])
+            ex_all = sorted({e for i in big for e in items[i][2]})
+            fits = mask & np.all(alloc >= rr, axis=1)
+            out.append(BoundGroup(fits, tuple(ex_all), np.zeros(len(rr)), math.ceil(int(counts[big].sum()) / lim)))
+    return out
