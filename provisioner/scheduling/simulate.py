@@ -12,6 +12,7 @@ from provisioner.scheduling.columns import BASE_DIMS, Columns, pool_infos
 from provisioner.scheduling.nodes import SimNode, pool_label
 from provisioner.scheduling.plan import Plan, PlannedNode, SchedulingInput, Unschedulable
 from provisioner.scheduling.reasons import explain
+from provisioner.scheduling.merge import merge_nodes
 from provisioner.scheduling.solver import Solver
 
 
@@ -42,6 +43,7 @@ def simulate(inp: SchedulingInput) -> Plan:
     builder = ConstraintBuilder(classes)
     solver = Solver(cols, classes, tuple(inp.nodes), bound, builder)
     solver.run()
+    merge_nodes(solver)
     nodes, cost = _finalize(solver, inp.max_instance_types)
     unschedulable = []
     for cid, cons in solver.unplaced.items():
