@@ -73,6 +73,20 @@ def merge_nodes(solver) -> int:
                 i += 1
             if i >= j and tries:
                 break
+        # then small nodes two by two (two half-empty nodes often fit one cheaper node)
+        rest = sorted((n for n in nodes if n.idx not in gone), key=lambda n: cur[n.idx])
+        k = 0
+        while k + 1 < len(rest):
+            a, b = rest[k], rest[k + 1]
+            col = _merged_column(solver, a, b, cand, alloc, price, cur[a.idx] + cur[b.idx])
+            if col is not None:
+                _absorb(solver, b, a, col)
+                cur[b.idx] = float(cols.price[col])
+                gone.add(a.idx)
+                merged += 1
+                k += 2
+            else:
+                k += 1
     if gone:
         solver.nodes = [n for n in solver.nodes if n.idx not in gone]
     return merged

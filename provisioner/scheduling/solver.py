@@ -179,6 +179,10 @@ class Solver:
             if self.domains.total(a.matching) == 0 and not self._any_matching_on_nodes(a):
                 if not a.self_match:
                     return 0
+                if a.key != HOSTNAME:
+                    best = self._group_domain(c, cons, a)
+                    if best is not None and node.domain(a.key, self.cols) != best:
+                        return 0
                 continue
             if a.key == HOSTNAME:
                 if not any(i in a.matching for i in node.counts):
@@ -239,10 +243,64 @@ class Solver:
                     return np.zeros(self.cols.n, dtype=bool)
                 continue
             present = [v for v in self.domains.values_with(a.key, a.matching) if v is not None]
+            if not present and a.self_match:  # the first of the group: its domain chosen by price
+                best = self._group_domain(c, cons, a)
+                if best is not None:
+                    present = [best]
             if present or not a.self_match:
                 mm = self.cols.req_mask(Req(a.key, "In", tuple(sorted(present))))
                 m = mm if m is None else m & mm
         return m
+
+    def _group_domain(self, c: PodClass, cons: Constraints, a: Any) -> str | None:
+        """For a group that must share one domain (pod affinity to itself on a non-hostname
+        key), chosen once before any of it is placed: the domain where the relaxation of
+        covering the group's pending pods with new nodes is cheapest (the lower bound LP on
+        that domain's offerings). None, no choice made, with NodePool limits (a domain could
+        run out), or when the group has pods elsewhere already."""
+        cache = self.__dict__.setdefault("_affinity_domain", {})
+        key = (a.key, a.matching, cons.id)
+        if key not in cache:
+            cache[key] = self._cheapest_domain(c, cons, a)
+        return cache[key]
+
+    def _cheapest_domain(self, c: PodClass, cons: Constraints, a: Any) -> str | None:
+        from provisioner.scheduling.bound import BoundGroup, lower_bound
+        from provisioner.scheduling.bound_groups import _band, _ratio_bounds
+
+        if any(p.limits or p.node_limit is not None for p in self.pools):
+            return None
+        group = [self.classes[i] for i in a.matching if self.classes[i].pending]
+        if not group:
+            return None
+        m = self.cols.terms_mask(cons.reqs, cons.terms) & ~self.cols.exotic
+        for p in self.pools:
+            if not self.tolerates_pool(c, p):
+                m &= ~self._pool_mask[p.index]
+        for k, ids in cons.forbid:  # domains holding pods it may not share one with
+            if k != HOSTNAME:
+                bad = [v for v in self.domains.values_with(k, ids) if v is not None]
+                if bad:
+                    m &= ~self.cols.req_mask(Req(k, "In", tuple(sorted(bad))))
+        codes, values = self.cols.codes(a.key)
+        best: tuple[float, str] | None = None
+        for code in np.unique(codes[m]):
+            v = values[code]
+            if v is None:
+                continue
+            zm = m & (codes == code)
+            bands: dict[int, list] = {}
+            for g in group:
+                bands.setdefault(_band(g.req), []).append(g)
+            groups = []
+            for members in bands.values():
+                demand = sum(np.array(g.req, dtype=float) * len(g.pending) for g in members)
+                groups.append(BoundGroup(zm, (), demand, ratios=_ratio_bounds([g.req for g in members])))
+            cost = lower_bound(groups, self.cols.price, self.cols.alloc, self.cols.capacity, self.cols.pool_idx,
+                               {}, np.zeros((0, len(self.dims))))
+            if cost > 0 and (best is None or cost < best[0]):
+                best = (cost, v)
+        return None if best is None else best[1]
 
     # -- placing --------------------------------------------------------------------------
     def place(self, c: PodClass, cons: Constraints, node: SimNode, k: int) -> None:
