@@ -139,7 +139,7 @@ def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> 
         hit[2] += pods
 
 
-HOST_SIZES_EXACT = 24  # up to this many sizes in a set: exact assignment rows, else threshold rows
+HOST_SIZES_EXACT = 8  # up to this many sizes in a set: exact assignment rows, else threshold rows
 HOST_THRESHOLD_ROWS = 400
 
 

@@ -94,11 +94,17 @@ def merge_nodes(solver) -> int:
 
 def _current_price(solver, n: SimNode, cand, alloc, price) -> float:
     """What the node costs once right-sized (the cheapest candidate holding it, as finalize does)."""
-    ok = np.all(alloc >= np.array(n.used, dtype=np.int64), axis=1)
+    own = float(solver.cols.price[n.col])
+    k = int(np.searchsorted(price, own, side="left"))  # candidates are sorted by price
+    if not k:
+        return own
+    ok = np.all(alloc[:k] >= np.array(n.used, dtype=np.int64), axis=1)
     for c, cons in n.cons.values():
-        ok &= solver.cons_mask(c, cons)[cand]
+        if not ok.any():
+            return own
+        ok &= solver.cons_mask(c, cons)[cand[:k]]
     hit = np.nonzero(ok)[0]
-    return float(price[hit[0]]) if len(hit) else float(solver.cols.price[n.col])
+    return float(price[hit[0]]) if len(hit) else own
 
 
 def _hostname_ok(a: SimNode, b: SimNode) -> bool:
@@ -117,7 +123,7 @@ def _hostname_ok(a: SimNode, b: SimNode) -> bool:
 
 
 def _merged_column(solver, a: SimNode, b: SimNode, cand, alloc, price, budget: float) -> int | None:
-    n_ok = int(np.searchsorted(price, budget, side="left")) if np.all(np.diff(price) >= 0) else len(price)
+    n_ok = int(np.searchsorted(price, budget, side="left"))  # candidates are sorted by price
     if not n_ok:
         return None
     used = np.array(a.used, dtype=np.int64) + np.array(b.used, dtype=np.int64)

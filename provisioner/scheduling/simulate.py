@@ -87,7 +87,7 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
     """The cheapest compatible offering that holds what the node got, and the ranked list."""
     cols = solver.cols
     used = np.array(n.used, dtype=np.int64)
-    cand = _holding(solver, n, n.cand[n.mask], used)
+    cand = _holding(solver, n, n.cand[n.mask], used, max_types if not n.pool.min_values else None)
     if not len(cand):
         cand = np.array([n.col])
     col = int(cand[0])  # candidates are kept cheapest first
@@ -125,8 +125,18 @@ def _choose(solver: Solver, n: SimNode, max_types: int) -> tuple[int, tuple[str,
     return col, tuple(seen)
 
 
-def _holding(solver: Solver, n: SimNode, cand: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """The candidates that hold what the node got (and stay within its NodePool's limits)."""
+CHUNK = 128
+
+
+def _holding(solver: Solver, n: SimNode, cand: np.ndarray, used: np.ndarray, enough: int | None = None) -> np.ndarray:
+    """The candidates that hold what the node got (and stay within its NodePool's limits),
+    in their order; with `enough`, only the first that many are needed (scanned by chunks)."""
+    if enough is not None and len(cand) > 4 * CHUNK:
+        out, start = [], 0
+        while start < len(cand) and sum(len(o) for o in out) < enough:
+            out.append(_holding(solver, n, cand[start:start + CHUNK], used))
+            start += CHUNK
+        return np.concatenate(out) if out else cand[:0]
     cols = solver.cols
     ok = np.all(cols.alloc[cand] >= used, axis=1)
     for d in n.pool.limits:

@@ -22,6 +22,7 @@ from provisioner.scheduling.requirements import Req, terms_match
 from provisioner.scheduling.topology import DomainCounts, waterfill
 
 INF = 1 << 60
+SHORTLIST = 15  # offerings per resource considered when choosing a self-affine group's domain
 _NOT_READY_TAINTS = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "karpenter.sh/unregistered",
                      "node.cloudprovider.kubernetes.io/uninitialized"}
 
@@ -289,6 +290,18 @@ class Solver:
             if v is None:
                 continue
             zm = m & (codes == code)
+            # a shortlist keeps the LP small: the offerings cheapest per unit of each resource
+            idx = np.nonzero(zm)[0]
+            keep = []
+            for d in range(len(self.dims)):
+                per = self.cols.alloc[idx, d]
+                if not per.any():
+                    continue
+                score = np.where(per > 0, self.cols.price[idx] / np.maximum(per, 1), np.inf)
+                keep.append(idx[np.argsort(score, kind="stable")[:SHORTLIST]])
+            if keep:
+                zm = np.zeros_like(zm)
+                zm[np.concatenate(keep)] = True
             bands: dict[int, list] = {}
             for g in group:
                 bands.setdefault(_band(g.req), []).append(g)
