@@ -243,6 +243,11 @@ class Provisioning:
             settings.unlink(missing_ok=True)
             if self.guardrails_file:
                 self.guardrails_file.unlink(missing_ok=True)
+        # The next test starts from a cluster without this test's nodes.
+        suffix = f"-{self.stack[-5:]}"
+        wait_for(lambda: not [n for n in self.kube.call("GET", "/api/v1/nodes")["items"]
+                              if (n["metadata"].get("labels") or {}).get("provisioner.sh/nodepool", "").endswith(suffix)],
+                 60, f"the nodes of {self.stack} to be gone")
 
 
 @pytest.fixture(scope="session")

@@ -109,9 +109,12 @@ def test_leader_failover(prov, namespace):
     wait_for(lambda: standby.metric("provisioner_leader") == 1, 20, "the standby to take over")
     took = time.monotonic() - killed
     assert took <= 6 + 3, f"takeover took {took:.1f}s with a 6s lease"
+    before = set(nodes_by_name(prov.kube))
     prov.apply([deployment("web", namespace, 4, cpu="1")])
-    all_running(prov.kube, namespace, 4)
-    assert standby.metric("provisioner_stack_updates_total") >= 1
+    pods = all_running(prov.kube, namespace, 4)
+    used = {p["spec"]["nodeName"] for p in pods}
+    assert standby.metric("provisioner_stack_updates_total") >= 1, (used, before)
+    assert used <= {n.name for n in prov.desired().nodes}
 
 
 def test_propose_mode_records_the_change_for_review_and_an_operator_applies_it(prov, namespace):
