@@ -22,6 +22,7 @@ from provisioner.scheduling.requirements import Req, terms_match
 from provisioner.scheduling.topology import DomainCounts, waterfill
 
 INF = 1 << 60
+DOMAIN_HINT = 4  # a node opened in one spread domain is sized for this many times its quota
 SHORTLIST = 15  # offerings per resource considered when choosing a self-affine group's domain
 _NOT_READY_TAINTS = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "karpenter.sh/unregistered",
                      "node.cloudprovider.kubernetes.io/uninitialized"}
@@ -346,7 +347,11 @@ class Solver:
             self.place(c, cons, node, k)
             placed += k
         while placed < n:
-            node = self.open_node(c, cons, restrict, skip_primary, max(self.pending_total - placed, n - placed))
+            # A node opened in one spread domain is sized for about what must go there, not
+            # for every pending pod: the others should not be drawn into a dearer domain.
+            hint = DOMAIN_HINT * (n - placed) if restrict is not None else \
+                max(self.pending_total - placed, n - placed)
+            node = self.open_node(c, cons, restrict, skip_primary, hint)
             if node is None:
                 break
             k = min(node.fit(c.req), n - placed, self.topology_cap(c, cons, node, skip_primary))
