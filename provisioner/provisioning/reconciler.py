@@ -27,6 +27,8 @@ from provisioner.state import view
 from provisioner.state.store import Store
 
 LOG = logging.getLogger("provisioner.loop")
+MIN_TICK_SECONDS = 0.2
+STATUS_EVERY_SECONDS = 30.0
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Reconciler:
         self.last_tick = 0.0
         self.started = False
         self._preview_seconds = 0.0
+        self._conditions: dict[str, dict[str, dict]] = {}
+        self._last_status = 0.0
         self._time_previews()
 
     def _time_previews(self) -> None:
@@ -334,7 +338,8 @@ class Reconciler:
                 self.reporter.pod_event(pods[key], reason, f"no node launched for this pod: {summary}", "Warning")
         for pool in {n.node_pool for n in decision.added}:
             self.reporter.nodepool_event(pool, reason, f"{decision.message}: {summary}", "Warning")
-            self.reporter.nodepool_status(pool, {"conditions": [condition("Provisioned", False, reason, summary)]})
+            self._conditions.setdefault(pool, {})["Provisioned"] = condition("Provisioned", False, reason, summary)
+        self.publish_status()
 
     def _succeeded(self) -> None:
         self.backoff = self.cfg.backoff_initial_seconds
@@ -370,22 +375,32 @@ class Reconciler:
             del self.hopeless[key]
 
     def _report_status(self, decision: planner.Decision) -> None:
-        prices = {}
+        for pool in {n.node_pool for n in self.desired.nodes} | {n.node_pool for n in decision.added}:
+            self._conditions.setdefault(pool, {})["Provisioned"] = condition(
+                "Provisioned", True, "StackUpdated", decision.message)
+        self.publish_status()
+
+    def publish_status(self) -> None:
+        """NodePool status: nodes, resources in use (capacity of its registered nodes) against its
+        limits, conditions; and the per-NodePool metrics."""
+        self._last_status = self.clock()
+        pools, _, _ = load_custom_resources(self.store.list("nodepools"), [])
         nodes = self.store.list("nodes")
-        by_pool: dict[str, list] = {}
+        counts: dict[str, int] = {}
         for n in self.desired.nodes:
-            by_pool.setdefault(n.node_pool, []).append(n)
+            counts[n.node_pool] = counts.get(n.node_pool, 0) + 1
         cost = self.cost_by_pool()
-        for pool in {p["metadata"]["name"] for p in self.store.list("nodepools")} | set(by_pool):
-            members = by_pool.get(pool, [])
-            used = _capacity_sum([o for o in nodes if view.nodepool_of(o) == pool])
-            self.metrics.nodes.labels(pool).set(len(members))
-            self.metrics.cost.labels(pool).set(cost.get(pool, 0.0))
+        for pool in pools:
+            used = _capacity_sum([o for o in nodes if view.nodepool_of(o) == pool.name])
+            self.metrics.nodes.labels(pool.name).set(counts.get(pool.name, 0))
+            self.metrics.cost.labels(pool.name).set(cost.get(pool.name, 0.0))
+            conds = self._conditions.setdefault(pool.name, {})
+            over = _limits_text(dict(used), pool.limits) if pool.limits else ""
+            conds["LimitsExceeded"] = condition("LimitsExceeded", bool(over.startswith("reached")),
+                                                "Limits" if pool.limits else "NoLimits", over or "no limits set")
             if self.reporter:
-                self.reporter.nodepool_status(pool, {
-                    "nodes": len(members), "resources": used,
-                    "conditions": [condition("Provisioned", True, "StackUpdated", decision.message)]})
-        del prices
+                self.reporter.nodepool_status(pool.name, {"nodes": counts.get(pool.name, 0), "resources": used.to_k8s(),
+                                                          "conditions": list(conds.values())})
 
     def cost_by_pool(self) -> dict[str, float]:
         from provisioner.catalog.pricing import LocalPriceSource
@@ -431,6 +446,8 @@ class Reconciler:
                         continue
                 try:
                     self.tick()
+                    if self.clock() - self._last_status > STATUS_EVERY_SECONDS:
+                        self.publish_status()
                 except Exception as err:  # noqa: BLE001 - keep the loop alive; health shows it
                     LOG.exception("round failed")
                     self.last_error = str(err)
@@ -439,14 +456,35 @@ class Reconciler:
             else:
                 self.started = False
                 self.last_tick = self.clock()
+            began = time.monotonic()
             self.store.wait_for_change(self.store.generation, self.wait_hint())
+            # A burst of pod events must not turn into a busy loop over every pod.
+            rest = MIN_TICK_SECONDS - (time.monotonic() - began)
+            if rest > 0:
+                stop.wait(rest)
 
 
-def _capacity_sum(nodes: list) -> dict[str, str]:
+def _capacity_sum(nodes: list) -> Any:
     from provisioner.catalog.resources import Resources
 
     total = Resources()
     for n in nodes:
         total = total + Resources.parse({k: v for k, v in ((n.get("status") or {}).get("capacity") or {}).items()
                                          if k in ("cpu", "memory", "pods", "nvidia.com/gpu")})
-    return total.to_k8s()
+    return total
+
+
+def _limits_text(used: dict[str, int], limits: dict[str, str]) -> str:
+    """e.g. `cpu 12 of 1000, memory 48Gi of 1000Gi`, prefixed `reached: ` when one is at or over its limit."""
+    from provisioner.catalog.resources import format_resource, parse_resource
+
+    parts, reached = [], False
+    for name, quantity in sorted(limits.items()):
+        if name == "nodes":
+            continue
+        limit = parse_resource(name, quantity)
+        have = used.get(name, 0)
+        reached |= have >= limit
+        parts.append(f"{name} {format_resource(name, have)} of {format_resource(name, limit)}")
+    text = ", ".join(parts)
+    return f"reached: {text}" if reached else text

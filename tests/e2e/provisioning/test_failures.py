@@ -46,10 +46,10 @@ def test_forced_denied_family_is_rejected_with_an_event_and_nothing_launched(pro
     assert "allowed-instance-types" in ev[0]["message"] or "c6a" in ev[0]["message"]
     pool_events = wait_for(lambda: events(prov.kube, "default", "PolicyRejected"), 30, "a NodePool event")
     assert any(e["involvedObject"]["name"] == pool for e in pool_events)
-    status = wait_for(lambda: (prov.kube.call("GET", f"/apis/provisioner.sh/v1/nodepools/{pool}").get("status")
-                               or {}).get("conditions"), 30, "NodePool condition")
-    assert status[0]["type"] == "Provisioned" and status[0]["status"] == "False"
-    assert status[0]["reason"] == "PolicyRejected"
+    conds = wait_for(lambda: {c["type"]: c for c in (prov.kube.call(
+        "GET", f"/apis/provisioner.sh/v1/nodepools/{pool}").get("status") or {}).get("conditions") or ()}, 30,
+        "NodePool conditions")
+    assert conds["Provisioned"]["status"] == "False" and conds["Provisioned"]["reason"] == "PolicyRejected"
     assert len(prov.instances()) == before
     assert not [h for h in prov.fleet().history() if h.result == "succeeded"]
     # retried with backoff, not in a storm: 2 s, 4 s, 8 s ... -> at most 4 attempts in 12 s

@@ -17,7 +17,7 @@ TYPE = "node.kubernetes.io/instance-type"
 
 
 def test_fifty_pods_run_on_exactly_the_planned_nodes(prov, namespace):
-    pool = prov.nodepool("general", requirements=[
+    pool = prov.nodepool("general", limits={"cpu": "1000", "memory": "1000Gi"}, requirements=[
         {"key": ARCH, "operator": "In", "values": ["amd64"]},
         {"key": "provisioner.sh/instance-category", "operator": "In", "values": ["c", "m", "r"]}])
     c = prov.start()
@@ -44,6 +44,9 @@ def test_fifty_pods_run_on_exactly_the_planned_nodes(prov, namespace):
     assert c.metric("provisioner_nodes", f'nodepool="{pool}"') == len(planned)
     status = prov.kube.call("GET", f"/apis/provisioner.sh/v1/nodepools/{pool}")["status"]
     assert status["nodes"] == len(planned)
+    conds = {c["type"]: c for c in status["conditions"]}
+    assert conds["Provisioned"]["status"] == "True" and conds["Provisioned"]["message"] == history[0].message
+    assert conds["LimitsExceeded"]["status"] == "False" and "of 1000" in conds["LimitsExceeded"]["message"]
 
 
 def test_arm64_spot_and_gpu_workloads_get_matching_nodes(prov, namespace):
