@@ -389,8 +389,11 @@ class Solver:
         return None
 
     def _host_share(self, c: PodClass, cons: Constraints) -> int:
-        """For pods limited per node by hostname rules: the expected pods a new node ends up
-        with, its allowed share of the group plus its share of every other pending pod."""
+        """For pods limited per node by hostname rules: the pods of the group a new node may
+        hold. Such a node is sized for them alone (the cheapest that holds them), not for a
+        share of every other pending pod: measured on Karpenter's mix, sizing for a share
+        bought bigger, pricier nodes that the other pods then filled at a worse price per pod
+        than they would have found on their own nodes."""
         per_node, group = INF, None
         for key, ids in cons.forbid:
             if key == HOSTNAME and c.id in ids:
@@ -400,9 +403,7 @@ class Solver:
                 per_node, group = s.max_skew, s.matching
         if group is None:
             return INF
-        in_group = sum(len(self.classes[i].pending) for i in group)
-        others = max(self.pending_total - in_group, 0)
-        return max(int(per_node * (1 + others / max(in_group, 1))), 1)
+        return max(per_node, 1)
 
     def _pods_per_node(self, idx: np.ndarray, hint: int, c: PodClass) -> np.ndarray:
         """Pods a new node of each candidate column is expected to hold: "average" pending pods
