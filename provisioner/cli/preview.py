@@ -47,7 +47,8 @@ def preview_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoin
         emit_json({"message": decision.message if decision.changes else "", "pending": decision.pending,
                    "added": [n.name for n in decision.added], "removed": decision.removed,
                    "unschedulable": decision.unschedulable, "nominations": decision.nominations,
-                   "changes": changes.to_dict() if changes else None})
+                   "changes": changes.to_dict() if changes else None,
+                   "policies_passed": not changes.violations if changes else True})
         return
     console.print(f"pending pods: {decision.pending}")
     if changes is None:
@@ -56,6 +57,8 @@ def preview_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoin
         console.print(f"[bold]{decision.message}[/]")
         table("Planned stack update", ["op", "kind", "name", "reason"],
               [(c.op, c.kind, c.name, c.reason) for c in changes.changes if c.op != "same"])
-        console.print(diff_text(changes, fleet.current_desired(), decision.desired).splitlines()[-1])
+        for line in diff_text(changes, fleet.current_desired(), decision.desired).splitlines():
+            if line.startswith(("nodes:", "policy", "policies:")):
+                console.print(line)
     if decision.unschedulable:
         table("Pods no NodePool can help", ["pod", "reason"], sorted(decision.unschedulable.items()))
