@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.localcloud.capacity import CONTROL_PATH, CapacityError
+from provisioner.pids import pid_alive
 
 DEFAULT_REGION = "us-east-1"  # our price table is us-east-1; moto has AMIs for both arches and 6 zones there
 STATE_FILE = "ec2.json"
@@ -93,21 +94,6 @@ class LocalEC2Info:
         )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _is_our_server(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -147,7 +133,7 @@ class LocalEC2:
     def running(self) -> bool:
         if self._info is None:
             return False
-        return _pid_alive(self._info.pid) if self._info.pid else True  # by endpoint: assume so
+        return pid_alive(self._info.pid) if self._info.pid else True  # by endpoint: assume so
 
     def start(self, timeout: float = START_TIMEOUT) -> LocalEC2Info:
         """Start moto in a child process and wait until it answers EC2 calls."""
@@ -198,7 +184,7 @@ class LocalEC2:
             info = LocalEC2Info.from_json(json.loads(self.state_path.read_text()))
         except (OSError, ValueError, KeyError) as err:
             raise LocalEC2Error(f"no usable local EC2 state in {self.state_path}: {err}") from err
-        if not _pid_alive(info.pid):
+        if not pid_alive(info.pid):
             raise LocalEC2Error(f"local EC2 (pid {info.pid}) from {self.state_path} is not running")
         self.region = info.region
         self._info = info
@@ -241,9 +227,9 @@ class LocalEC2:
                 except subprocess.TimeoutExpired:
                     continue
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _pid_alive(pid):
+            while time.monotonic() < deadline and pid_alive(pid):
                 time.sleep(0.05)
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return
         if proc is not None:
             proc.wait(timeout=timeout)

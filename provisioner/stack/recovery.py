@@ -10,7 +10,6 @@ that the caller, as leader, declares abandoned.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from provisioner.fleet import ownership
+from provisioner.pids import pid_alive
 from provisioner.stack.operations import FleetStack
 
 FLEET_ID_TAG = "aws:ec2:fleet-id"
@@ -38,22 +38,7 @@ class LockInfo:
     def holder_alive(self) -> bool:
         if self.hostname != socket.gethostname():
             return True  # cannot tell: assume alive
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return not _zombie(self.pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A killed process whose parent has not reaped it still answers kill(pid, 0)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return False
+        return pid_alive(self.pid)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.localcloud.processes import pid_alive
+from provisioner.pids import pid_alive
 
 from .helpers import wait_for
 

@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from provisioner.localcloud.ec2 import DEFAULT_REGION, LocalEC2, LocalEC2Error, _pid_alive
+from provisioner.localcloud.ec2 import DEFAULT_REGION, LocalEC2, LocalEC2Error
+from provisioner.pids import pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ def test_attach_uses_the_state_file_and_can_stop(tmp_path):
         attached.inject_capacity_error("m6i.large", "us-east-1a", "spot")
         assert len(owner.capacity_errors()) == 1
         attached.stop()
-        assert not _pid_alive(info.pid)  # still our (owner's) zombie child until it is reaped
+        assert not pid_alive(info.pid)  # still our (owner's) zombie child until it is reaped
         with pytest.raises(LocalEC2Error):
             LocalEC2.attach(tmp_path)
     finally:
@@ -110,6 +111,6 @@ def test_attach_by_endpoint_never_stops_the_server(local_ec2, seed, tmp_path):
     attached = LocalEC2.attach(tmp_path, endpoint=local_ec2.endpoint)
     assert attached.seed() == seed
     attached.stop()
-    assert _pid_alive(local_ec2.info.pid)
+    assert pid_alive(local_ec2.info.pid)
     assert local_ec2.client("ec2").describe_availability_zones()["AvailabilityZones"]
     assert not (tmp_path / "ec2.json").exists()
