@@ -145,11 +145,12 @@ class Provisioning:
 
     # ---- controllers ----
 
-    def start(self, *extra: str, identity: str | None = None, wait_ready: bool = True) -> ControllerProcess:
+    def start(self, *extra: str, identity: str | None = None, wait_ready: bool = True,
+              kubeconfig: Path | None = None) -> ControllerProcess:
         port = free_port()
         identity = identity or f"ctl-{len(self.controllers)}"
         log = self.tmp / f"{identity}.log"
-        argv = [sys.executable, "-m", "provisioner", "run", f"--kubeconfig={self.lc.kubeconfig}",
+        argv = [sys.executable, "-m", "provisioner", "run", f"--kubeconfig={kubeconfig or self.lc.kubeconfig}",
                 f"--cluster={self.lc.cluster}", f"--stack={self.stack}", f"--local-state-dir={self.lc.state_dir}",
                 f"--health-port={port}", f"--identity={identity}", f"--lease-seconds=6",
                 "--namespace=default", f"--lease-name=lease-{self.stack}", "--log-format=text", *extra]
