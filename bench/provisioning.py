@@ -213,18 +213,15 @@ def _rounds(log: Path) -> list[dict]:
             continue
         if rec.get("msg", "").startswith("round "):
             r = json.loads(rec["msg"][len("round "):])
-            r["_at"] = time.monotonic()  # replaced below by the log timestamp offset
             r["_ts"] = rec["ts"]
             out.append(r)
     if out:
         import datetime as dt
 
-        last_ts = dt.datetime.fromisoformat(out[-1]["_ts"].replace("Z", "+00:00")).timestamp()
         now_wall, now_mono = time.time(), time.monotonic()
         for r in out:
             ts = dt.datetime.fromisoformat(r["_ts"].replace("Z", "+00:00")).timestamp()
-            r["_at"] = now_mono - (now_wall - ts)
-        del last_ts
+            r["_at"] = now_mono - (now_wall - ts)  # the log's wall clock on this process's monotonic clock
     return out
 
 

@@ -152,7 +152,7 @@ class Provisioning:
         log = self.tmp / f"{identity}.log"
         argv = [sys.executable, "-m", "provisioner", "run", f"--kubeconfig={kubeconfig or self.lc.kubeconfig}",
                 f"--cluster={self.lc.cluster}", f"--stack={self.stack}", f"--local-state-dir={self.lc.state_dir}",
-                f"--health-port={port}", f"--identity={identity}", f"--lease-seconds=6",
+                f"--health-port={port}", f"--identity={identity}", "--lease-seconds=6",
                 "--namespace=default", f"--lease-name=lease-{self.stack}", "--log-format=text", *extra]
         with open(log, "ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -183,8 +183,7 @@ class Provisioning:
                 os.environ["PROVISIONER_HOME"] = old
 
     def desired(self) -> DesiredNodeSet | None:
-        from provisioner.fleet.desired import load
-
+        """The desired node set in the stack's config file (what the last update applied)."""
         path = REPO / "stacks" / f"Pulumi.{self.stack}.yaml"
         if not path.exists():
             return None
@@ -195,7 +194,6 @@ class Provisioning:
             return None
         from provisioner.fleet.validation import parse
 
-        del load
         return parse(raw)
 
     def instances(self) -> list[dict]:
