@@ -1,0 +1,103 @@
+from dataclasses import dataclass
+
+import pytest
+
+from provisioner.fleet.desired import DesiredNode, DesiredNodeSet, NodeClassSettings
+from provisioner.termination import lifecycle as L
+
+
+def desired(*names):
+    nc = NodeClassSettings(name="default", amis={"amd64": "ami-1"}, subnets={"us-east-1a": "subnet-1"})
+    nodes = tuple(DesiredNode(name=n, node_pool="pool", node_class="default", instance_types=("m5.large",),
+                              capacity_type="spot", zones=("us-east-1a",), reason="scale-up") for n in names)
+    return DesiredNodeSet(cluster="c", region="us-east-1", node_classes={"default": nc}, nodes=nodes)
+
+
+@dataclass
+class Record:
+    version: int
+    message: str
+    result: str = "succeeded"
+
+
+@dataclass
+class Applied:
+    version: int
+
+
+class FakeFleet:
+    def __init__(self):
+        self.records: list[Record] = []
+        self.applied: list[DesiredNodeSet] = []
+
+    def apply(self, d, message):
+        self.applied.append(d)
+        self.records.append(Record(len(self.records) + 1, message))
+        return Applied(len(self.records))
+
+    def history(self, limit=None):
+        return list(reversed(self.records))[:limit]
+
+
+def test_messages():
+    assert L.draining_message("pool-a", "Empty", 0.096) == "disruption: draining pool-a (Empty, saves $0.10/h)"
+    assert L.removed_message("pool-a", "Empty", 7) == "disruption: removed pool-a (Empty) after drain started in update #7"
+    assert L.removed_message("pool-a", "Empty", None) == "disruption: removed pool-a (Empty)"
+
+
+def test_mark_draining_changes_only_that_node():
+    d = L.mark_draining(desired("a", "b"), "a", "Empty")
+    assert [(n.name, n.state, n.reason) for n in d.nodes] == [("a", "draining", "Empty"), ("b", "active", "scale-up")]
+
+
+def test_mark_draining_unknown_node():
+    with pytest.raises(KeyError):
+        L.mark_draining(desired("a"), "zz", "Empty")
+
+
+def test_without_node():
+    assert [n.name for n in L.without_node(desired("a", "b"), "a").nodes] == ["b"]
+
+
+def test_drain_version_in_history_newest_first_ignores_failures_and_other_nodes():
+    history = [Record(9, "disruption: draining a (Empty, saves $1.00/h)", "failed"),
+               Record(8, "disruption: draining ab (Empty, saves $1.00/h)"),
+               Record(5, "disruption: draining a (Drifted, saves $0.00/h)"),
+               Record(3, "disruption: draining a (Empty, saves $1.00/h)")]
+    assert L.drain_version_in(history, "a") == 5
+    assert L.drain_version_in(history, "b") is None
+
+
+def test_start_drain_then_remove_are_two_updates_that_reference_each_other():
+    fleet = FakeFleet()
+    fleet.apply(desired("a", "b"), "scale-up: +2 nodes")
+    started = L.start_drain(fleet, desired("a", "b"), "a", "Empty", 0.5)
+    assert started.version == 2 and started.message == "disruption: draining a (Empty, saves $0.50/h)"
+    assert fleet.applied[-1].node("a").state == "draining"
+    removed = L.remove(fleet, started.desired, "a")
+    assert removed.version == 3
+    assert removed.message == "disruption: removed a (Empty) after drain started in update #2"
+    assert [n.name for n in fleet.applied[-1].nodes] == ["b"]
+    assert fleet.applied[-1].node("b").state == "active"
+
+
+def test_remove_with_explicit_drain_version_and_no_recorded_reason():
+    fleet = FakeFleet()
+    removed = L.remove(fleet, desired("a"), "a", drain_version=4)
+    assert removed.message == "disruption: removed a (scale-up) after drain started in update #4"
+
+
+class FakeKube:
+    def __init__(self, status):
+        self.status, self.calls = status, []
+
+    def request(self, method, path, body=None, query=None):
+        self.calls.append((method, path))
+        return self.status, {}
+
+
+def test_delete_node():
+    assert L.delete_node(FakeKube(200), "a") is True
+    assert L.delete_node(FakeKube(404), "a") is False
+    with pytest.raises(RuntimeError):
+        L.delete_node(FakeKube(500), "a")
