@@ -35,6 +35,9 @@ class BoundGroup:
     hosts: tuple[tuple[object, int], ...] = ()
     # False for a group that only counts nodes (its pods' resources are covered by another group)
     uses_capacity: bool = True
+    # min_nodes groups only: count only the columns whose allocatable fits this request
+    # (kept out of `columns` so that fit sets do not split the column collapse and pruning)
+    min_fit: np.ndarray | None = None
 
 
 def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, capacity: np.ndarray,
@@ -52,7 +55,7 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     groups = [BoundGroup(g.columns, g.existing, g.demand / scale, g.min_nodes,
                          None if g.per_pod is None else g.per_pod / scale, g.count,
                          tuple((a, b, lo * scale[b] / scale[a], hi * scale[b] / scale[a]) for a, b, lo, hi in g.ratios),
-                         g.hosts, g.uses_capacity)
+                         g.hosts, g.uses_capacity, g.min_fit)
               for g in groups]
     limits_s = {p: ({d: v / scale[d] for d, v in lim.items()}, nodes) for p, (lim, nodes) in pool_limits.items()}
     capacity_s = capacity / scale
@@ -92,6 +95,8 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
         cm = np.zeros(nx, dtype=bool)
         if J:
             cm[:J] = g.columns[rep]
+            if g.min_fit is not None:
+                cm[:J] &= np.all(alloc[rep] >= g.min_fit, axis=1)
         for e in g.existing:
             cm[J + e] = True
         compat.append(np.nonzero(cm)[0])

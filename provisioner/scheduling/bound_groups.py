@@ -140,7 +140,7 @@ def _need(needs: dict, key: tuple, mask, existing, pods: int, per_node: int) -> 
 
 
 HOST_SIZES_EXACT = 8  # up to this many sizes in a set: exact assignment rows, else threshold rows
-HOST_THRESHOLD_ROWS = 400
+HOST_THRESHOLD_ROWS = 400  # candidate sizes (requests and their pairwise meets) at most
 
 
 def _host_groups(host_pods: list, alloc: np.ndarray) -> list[BoundGroup]:
@@ -190,6 +190,6 @@ def _host_groups(host_pods: list, alloc: np.ndarray) -> list[BoundGroup]:
             if mask is None:
                 mask = unions[ids] = np.logical_or.reduce([masks[i] for i in ids])
             ex_all = sorted({e for i in big for e in items[i][2]})
-            fits = mask & np.all(alloc >= rr, axis=1)
-            out.append(BoundGroup(fits, tuple(ex_all), np.zeros(len(rr)), math.ceil(int(counts[big].sum()) / lim)))
+            out.append(BoundGroup(mask, tuple(ex_all), np.zeros(len(rr)), math.ceil(int(counts[big].sum()) / lim),
+                                  min_fit=rr))
     return out
