@@ -6,7 +6,8 @@ of columns/nodes they may use; each resource dimension of a group's demand may b
 across its compatible nodes independently. Identical pods of a large class are kept whole (at most floor(allocatable / request) per
 node of a type). It ignores topology except that a class with
 required hostname anti-affinity to itself needs one node per pod (and a hostname spread with
-maxSkew s, one node per s pods), and it keeps NodePool limits. Every feasible plan is a
+maxSkew s, one node per s pods), with node-size rows for such sets (each pod on a node that
+fits it, at most s of the set per node), and it keeps NodePool limits. Every feasible plan is a
 solution of this LP, so its optimum (HiGHS) is <= the cost of any feasible plan.
 """
 

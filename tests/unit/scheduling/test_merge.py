@@ -58,3 +58,37 @@ def test_merging_keeps_every_rule_and_does_not_cost_more():
     assert validate(inp, unmerged) == []
     assert plan.cost_per_hour <= unmerged.cost_per_hour + 1e-9
     assert len(plan.new_nodes) < len(unmerged.new_nodes)
+
+
+def test_self_affine_zonal_group_goes_to_a_cheap_zone():
+    """The group's zone is chosen by price before its first pod, not by whichever zone opens
+    first: its plan costs about what the same pods cost in the cheapest single zone."""
+    zones = ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d")
+
+    def pool(zone=None):
+        reqs = [Requirement("karpenter.sh/capacity-type", "In", ("spot", "on-demand"))]
+        if zone:
+            reqs.append(Requirement(ZONE, "In", (zone,)))
+        return NodePool(name="default", node_class_ref="default", requirements=tuple(reqs))
+
+    def pods(affine: bool):
+        out = []
+        for i in range(200):
+            spec: dict = {"containers": [{"name": "c", "resources": {"requests": {
+                "cpu": f"{100 * (1 + (i * 7) % 15)}m", "memory": ["100Mi", "512Mi", "2Gi", "4Gi"][(i * 3) % 4]}}}]}
+            if affine:
+                spec["affinity"] = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "a"}}, "topologyKey": ZONE}]}}
+            out.append(pod_from_k8s({"metadata": {"name": f"p{i}", "namespace": "ns", "labels": {"app": "a"}},
+                                     "spec": spec}))
+        return tuple(out)
+
+    per_zone = {z: simulate(SchedulingInput(pods=pods(False), nodepools=(pool(z),), catalog=catalog())).cost_per_hour
+                for z in zones}
+    restricted = NodePool(name="default", node_class_ref="default", requirements=(
+        Requirement("karpenter.sh/capacity-type", "In", ("spot", "on-demand")), Requirement(ZONE, "In", zones)))
+    inp = SchedulingInput(pods=pods(True), nodepools=(restricted,), catalog=catalog())
+    plan = simulate(inp)
+    assert not plan.unschedulable and validate(inp, plan) == []
+    assert len({n.zone for n in plan.new_nodes}) == 1
+    assert plan.cost_per_hour <= min(per_zone.values()) * 1.05
