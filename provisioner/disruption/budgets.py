@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 from provisioner.api.types import Budget
 from provisioner.disruption import cron
 
 REASONS = ("Empty", "Drifted", "Underutilized", "Expired")
+T = TypeVar("T")
 
 
 def budget_nodes(budget: Budget, total: int) -> int:
@@ -67,3 +68,22 @@ def allowed(budgets: Sequence[Budget], reason: str, total: int, disrupting: int,
     if best is None:
         return Allowance(max(0, total - disrupting), None)
     return Allowance(max(0, best[0] - disrupting), best[1])
+
+
+def within(candidates: Sequence[T], pool_of: Callable[[T], str],
+           allowance: Mapping[str, int]) -> tuple[list[T], list[T]]:
+    """Candidates taken in order while their NodePool's allowance lasts, and those held back by it.
+
+    A NodePool missing from `allowance` allows nothing (no budget was computed for it).
+    """
+    left = dict(allowance)
+    taken: list[T] = []
+    held: list[T] = []
+    for c in candidates:
+        pool = pool_of(c)
+        if left.get(pool, 0) > 0:
+            left[pool] -= 1
+            taken.append(c)
+        else:
+            held.append(c)
+    return taken, held

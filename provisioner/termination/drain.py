@@ -15,6 +15,7 @@ from typing import Any, Callable, Protocol
 from urllib.parse import quote
 
 from provisioner.state.view import pod_key
+from provisioner.termination import pdbs as B
 from provisioner.termination import pods as P
 
 DISRUPTED_TAINT = {"key": "provisioner.sh/disrupted", "effect": "NoSchedule"}
@@ -40,6 +41,7 @@ class DrainResult:
     node: str
     evicted: list[str] = field(default_factory=list)  # accepted evictions, in order
     refused: dict[str, int] = field(default_factory=dict)  # pod -> 429 answers (PDB said wait)
+    blocked_by: dict[str, list[str]] = field(default_factory=dict)  # pod -> PDBs that refused it first
     remaining: list[str] = field(default_factory=list)  # evictable pods still there at the end
     timed_out: bool = False  # the hard deadline passed first
     seconds: float = 0.0
@@ -97,6 +99,13 @@ def evict(kube: Kube, pod: dict, grace_seconds: int) -> int:
     return status
 
 
+def pdbs_in(kube: Kube, namespace: str) -> list[dict]:
+    status, data = kube.request("GET", f"/apis/policy/v1/namespaces/{quote(namespace)}/poddisruptionbudgets")
+    if status != 200:
+        return []  # an explanation only: the drain goes on without it
+    return (data or {}).get("items") or []
+
+
 def drain(kube: Kube, node_name: str, *, termination_grace_period: timedelta | None = None,
           started: datetime | None = None, poll_interval: float = 0.5, backoff: Backoff = Backoff(),
           clock: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep,
@@ -142,6 +151,9 @@ def drain(kube: Kube, node_name: str, *, termination_grace_period: timedelta | N
             # 429: a PDB says wait. 500 "more than one PDB" and other errors: retry the same way.
             if status == 429:
                 result.refused[key] = result.refused.get(key, 0) + 1
+                if key not in result.blocked_by:
+                    ns = pod["metadata"].get("namespace", "default")
+                    result.blocked_by[key] = B.blocking(pod, pdbs_in(kube, ns))
             attempts[key] = attempts.get(key, 0) + 1
             retry_at[key] = now + timedelta(seconds=backoff.delay(attempts[key]))
             log(f"drain {node_name}: eviction of {key} answered {status}, retry #{attempts[key]}")

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from provisioner.api.types import Budget
-from provisioner.disruption.budgets import Allowance, allowed, applies, budget_nodes, is_active
+from provisioner.disruption.budgets import Allowance, allowed, applies, budget_nodes, is_active, within
 
 
 def at(s):
@@ -108,3 +108,14 @@ def test_describe():
     a = allowed(budgets, "Empty", 4, 0, at("2026-03-04 10:00"))
     assert a.describe(budgets) == "budget #0 nodes=0 (schedule '0 9 * * 1-5' for 8:00:00) allows 0 more"
     assert Allowance(3, None).describe(budgets) == "no active budget"
+
+
+def test_within_takes_in_order_per_pool():
+    cands = [("a1", "a"), ("b1", "b"), ("a2", "a"), ("a3", "a"), ("c1", "c")]
+    taken, held = within(cands, lambda c: c[1], {"a": 2, "b": 0})
+    assert [c[0] for c in taken] == ["a1", "a2"]
+    assert [c[0] for c in held] == ["b1", "a3", "c1"]  # c has no allowance computed: nothing allowed
+
+
+def test_within_nothing():
+    assert within([], lambda c: c, {"a": 3}) == ([], [])

@@ -23,7 +23,8 @@ class FakeClock:
 class FakeKube:
     """Pods vanish when an eviction is accepted; `refuse(key, n)` answers 429 n times first."""
 
-    def __init__(self, pods, taints=None, refuse=None, conflicts=0, stuck=()):
+    def __init__(self, pods, taints=None, refuse=None, conflicts=0, stuck=(), pdbs=()):
+        self.pdbs = list(pdbs)
         self.node = {"metadata": {"name": "n1", "resourceVersion": "1"}, "spec": {"taints": taints or []}}
         self.pods = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p for p in pods}
         self.refuse = dict(refuse or {})
@@ -46,6 +47,8 @@ class FakeKube:
         if path == "/api/v1/pods":
             assert query == {"fieldSelector": "spec.nodeName=n1"}
             return 200, {"items": list(self.pods.values())}
+        if path.endswith("/poddisruptionbudgets"):
+            return 200, {"items": [d for d in self.pdbs if d["metadata"]["namespace"] == path.split("/")[5]]}
         if path.endswith("/eviction"):
             ns, name = path.split("/")[4], path.split("/")[6]
             key = f"{ns}/{name}"
@@ -67,7 +70,7 @@ class FakeKube:
 
 
 def pod(name, ns="app", critical=False, owner=None, grace=None):
-    meta = {"name": name, "namespace": ns, "uid": f"uid-{name}"}
+    meta = {"name": name, "namespace": ns, "uid": f"uid-{name}", "labels": {"app": name}}
     if owner:
         meta["ownerReferences"] = [{"kind": owner}]
     spec = {"nodeName": "n1"}
@@ -116,6 +119,7 @@ def test_429_is_retried_with_backoff_never_deleted():
     kube = FakeKube([pod("a")], refuse={"app/a": 4})
     result, clock = run(kube, backoff=Backoff(initial=1.0, maximum=4.0))
     assert result.complete and result.refused == {"app/a": 4}
+    assert result.blocked_by == {"app/a": []}  # no PDB found: still never deleted around the 429
     assert not any(m == "DELETE" for m, _, _ in kube.calls)
     # retries after 1, 2, 4, 4 s (polling every 0.5 s): at least 11 s of waiting
     assert clock.now - T0 >= timedelta(seconds=11)
@@ -160,3 +164,21 @@ def test_empty_node_drains_at_once():
 def test_backoff_doubles_to_a_maximum():
     b = Backoff(initial=0.5, maximum=3.0)
     assert [b.delay(i) for i in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_refused_pod_names_the_pdb_that_blocks_it():
+    pdbs = [{"metadata": {"name": "web-pdb", "namespace": "app"}, "spec": {"selector": {"matchLabels": {"app": "a"}}},
+             "status": {"disruptionsAllowed": 0}},
+            {"metadata": {"name": "other", "namespace": "app"}, "spec": {"selector": {"matchLabels": {"app": "b"}}},
+             "status": {"disruptionsAllowed": 0}}]
+    kube = FakeKube([pod("a")], refuse={"app/a": 3}, pdbs=pdbs)
+    result, _ = run(kube)
+    assert result.complete and result.blocked_by == {"app/a": ["app/web-pdb"]}
+    assert sum(1 for _, p, _ in kube.calls if p.endswith("/poddisruptionbudgets")) == 1
+
+
+def test_node_already_gone():
+    kube = FakeKube([pod("a")])
+    kube.request = lambda *a, **k: (404, {})
+    result, _ = run(kube)
+    assert result.complete and result.evicted == []
