@@ -75,9 +75,12 @@ class Controller:
         self.fleet = fleet_stack(opts)
         from provisioner.stack.recovery import recover
 
+        # A file backend's lock names a pid recover() can check; an object-store lock cannot be
+        # checked, and only the Lease holder acts, so the leader declares such a lock abandoned.
+        abandoned = not self.fleet.env["PULUMI_BACKEND_URL"].startswith("file://")
         self.reconciler = Reconciler(
             opts.loop, self.store, self.fleet, self.ec2, self.reporter, self.metrics,
-            recover=lambda: recover(self.fleet, self.ec2, opts.loop.cluster),
+            recover=lambda: recover(self.fleet, self.ec2, opts.loop.cluster, assume_abandoned=abandoned),
             proposals=ProposalRecorder(self.kube, self.reporter, opts.namespace, opts.stack))
         self.elector = LeaseElector(self.kube, opts.namespace, opts.lease_name, self.opts.identity,
                                     lease_seconds=opts.lease_seconds, renew_seconds=max(1.0, opts.lease_seconds / 5),

@@ -216,8 +216,12 @@ class Provisioning:
         return out
 
     def teardown(self) -> None:
+        import socket
+
         for c in self.controllers:
             c.stop()
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", c.port)) != 0, f"{c.identity} still listens on {c.port}"
         for doc in reversed(self.objects):
             bootstrap.delete(self.kube, [doc])
         settings = REPO / "stacks" / f"Pulumi.{self.stack}.yaml"
