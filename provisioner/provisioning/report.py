@@ -13,6 +13,7 @@ from provisioner.state.kinds import Obj
 LOG = logging.getLogger("provisioner.report")
 COMPONENT = "provisioner"
 NODEPOOL_PATH = "/apis/provisioner.sh/v1/nodepools"
+MAX_REMEMBERED = 50_000  # (object, reason) pairs remembered to send each Event once
 
 
 def _now() -> str:
@@ -30,6 +31,9 @@ class Reporter:
         with self._lock:
             if self._sent.get(key) == message:
                 return False
+            if len(self._sent) >= MAX_REMEMBERED:  # long runs: forget the oldest half (dicts keep order)
+                for old in list(self._sent)[: MAX_REMEMBERED // 2]:
+                    del self._sent[old]
             self._sent[key] = message
             return True
 
