@@ -203,6 +203,12 @@ class Provisioning:
             {"Name": "instance-state-name", "Values": ["pending", "running"]}])
         return [i for p in pages for r in p["Reservations"] for i in r["Instances"]]
 
+    def own_instances(self) -> list[dict]:
+        """Running instances launched for this test's NodePools (their names end with the stack's suffix)."""
+        suffix = f"-{self.stack[-5:]}"
+        return [i for i in self.instances()
+                if {t["Key"]: t["Value"] for t in i.get("Tags", [])}.get("provisioner.sh/nodepool", "").endswith(suffix)]
+
     def instances_of(self, node_names: set[str]) -> list[dict]:
         """Running instances whose fleet belongs to one of `node_names`."""
         ec2 = self.lc.ec2().client()
