@@ -39,6 +39,8 @@ def loop_options(f):
 @click.option("--lease-name", default="provisioner", show_default=True)
 @click.option("--lease-seconds", type=float, default=15.0, show_default=True)
 @click.option("--identity", default="", help="Leader election identity (default: host-pid).")
+@click.option("--health-host", default="127.0.0.1", show_default=True,
+              help="Address of /metrics, /healthz, /readyz (0.0.0.0 in a pod).")
 @click.option("--health-port", type=int, default=8081, show_default=True, help="/metrics, /healthz, /readyz (0: any).")
 @click.option("--batch-idle", type=float, default=1.0, show_default=True)
 @click.option("--batch-max", type=float, default=10.0, show_default=True)
@@ -48,7 +50,7 @@ def loop_options(f):
               help="Plan without the guardrails (the policy pack still rejects): to test the backstop.")
 @click.option("--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True)
 def run_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url, mode, namespace,
-            leader_elect, lease_name, lease_seconds, identity, health_port, batch_idle, batch_max, registration_timeout,
+            leader_elect, lease_name, lease_seconds, identity, health_host, health_port, batch_idle, batch_max, registration_timeout,
             launch_timeout, no_planner_guardrails, log_format):
     """Watch pending pods and add the nodes they need, each change a recorded, policy-checked stack update."""
     from provisioner.provisioning import logs
@@ -62,7 +64,7 @@ def run_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, b
     opts = ControllerOptions(loop=loop, stack=stack, kubeconfig=kubeconfig,
                              ec2_endpoint=ec2_endpoint or _local_endpoint(local_state_dir), backend_url=backend_url,
                              namespace=namespace, leader_elect=leader_elect, lease_name=lease_name, lease_seconds=lease_seconds,
-                             identity=identity, health_port=health_port)
+                             identity=identity, health_host=health_host, health_port=health_port)
     controller = Controller(opts)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: controller.stop.set())
