@@ -50,8 +50,8 @@ def loop_options(f):
               help="Plan without the guardrails (the policy pack still rejects): to test the backstop.")
 @click.option("--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True)
 def run_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url, mode, namespace,
-            leader_elect, lease_name, lease_seconds, identity, health_host, health_port, batch_idle, batch_max, registration_timeout,
-            launch_timeout, no_planner_guardrails, log_format):
+            leader_elect, lease_name, lease_seconds, identity, health_host, health_port, batch_idle, batch_max,
+            registration_timeout, launch_timeout, no_planner_guardrails, log_format):
     """Watch pending pods and add the nodes they need, each change a recorded, policy-checked stack update."""
     from provisioner.provisioning import logs
     from provisioner.provisioning.config import LoopConfig
