@@ -21,6 +21,7 @@ class LoopConfig:
     backoff_initial_seconds: float = 2.0
     backoff_max_seconds: float = 120.0
     mode: str = "apply"  # apply | propose
+    proposal_ttl_seconds: float = 900.0  # an unreviewed proposal is proposed again after this long
     max_replans: int = 3  # capacity errors re-planned at once within one round
     # False only to exercise the policy pack as the backstop: the planner then ignores guardrails.
     planner_guardrails: bool = True

@@ -29,6 +29,7 @@ from provisioner.state.store import Store
 LOG = logging.getLogger("provisioner.loop")
 MIN_TICK_SECONDS = 0.2
 STATUS_EVERY_SECONDS = 30.0
+PROPOSE_SYNC_SECONDS = 10.0
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Reconciler:
         self.started = False
         self._preview_seconds = 0.0
         self._conditions: dict[str, dict[str, dict]] = {}
+        self._proposal: tuple[set[str], float] = (set(), 0.0)
+        self._last_sync = 0.0
         self._last_status = 0.0
         self._time_previews()
 
@@ -132,7 +135,7 @@ class Reconciler:
         for name, node in nodes.items():
             if view.is_ready(node):
                 self.ready_since.setdefault(name, now)
-        desired_names = {n.name for n in self.desired.nodes}
+        desired_names = {n.name for n in self.desired.nodes} | self._proposed_names(now)
         gen = self._api_generation()
         pending = [p for p in self.store.list("pods") if view.is_unschedulable(p)]
         out = set()
@@ -427,9 +430,29 @@ class Reconciler:
         result.apply_seconds += time.perf_counter() - t0
         if self.proposals is not None:
             self.proposals.record(decision, changes, self.fleet.current_desired())
-        # Pods count as handled while the proposal waits for an operator: no re-proposal storm.
+        LOG.info("proposed: %s", decision.message)
+        # Pods nominated for proposed nodes count as handled while the proposal waits for an
+        # operator (or until it is stale): no re-proposal storm.
+        self._proposal = ({n.name for n in decision.added}, self.clock())
         self._nominate(decision, None)
         self._succeeded()
+
+    def _proposed_names(self, now: float) -> set[str]:
+        names, at = self._proposal
+        if not names or now - at > self.cfg.proposal_ttl_seconds:
+            return set()
+        return names
+
+    def follow_operator(self) -> None:
+        """Propose mode: pick up what an operator applied, so applied nodes count as in flight."""
+        now = self.clock()
+        if now - self._last_sync < PROPOSE_SYNC_SECONDS:
+            return
+        self._last_sync = now
+        self.sync_from_stack()
+        names, _ = self._proposal
+        if names and names <= {n.name for n in self.desired.nodes}:
+            self._proposal = (set(), 0.0)
 
     # ---- the loop ---------------------------------------------------------------------------------
 
@@ -445,6 +468,8 @@ class Reconciler:
                         stop.wait(2.0)
                         continue
                 try:
+                    if self.cfg.mode == "propose":
+                        self.follow_operator()
                     self.tick()
                     if self.clock() - self._last_status > STATUS_EVERY_SECONDS:
                         self.publish_status()

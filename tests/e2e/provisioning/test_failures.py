@@ -118,7 +118,7 @@ def test_leader_failover(prov, namespace):
 
 def test_propose_mode_records_the_change_for_review_and_an_operator_applies_it(prov, namespace):
     pool = prov.nodepool("general")
-    prov.start("--mode=propose")
+    c = prov.start("--mode=propose")
     prov.apply([deployment("web", namespace, 3, cpu="1")])
     cm = wait_for(lambda: (lambda s_b: s_b[1] if s_b[0] == 200 else None)(
         prov.kube.request("GET", "/api/v1/namespaces/default/configmaps/provisioner-proposal")), 90, "the proposal")
@@ -138,3 +138,5 @@ def test_propose_mode_records_the_change_for_review_and_an_operator_applies_it(p
                    timeout=180)
     all_running(prov.kube, namespace, 3)
     assert json.dumps(prov.fleet().history()[0].message) == json.dumps(data["message"])
+    # one proposal for these pods: the operator applied it, and the controller proposed nothing more
+    assert c.log_text().count("proposed: ") == 1, c.log_text()[-3000:]
