@@ -22,7 +22,11 @@ def fleet(local_cluster, tmp_path, monkeypatch):
     ec2 = local_cluster.ec2()
     target = StackTarget(stack=f"e2e{uuid.uuid4().hex[:8]}", region=ec2.region,
                          local_cloud=LocalCloud(endpoint=ec2.endpoint, region=ec2.region))
-    yield FleetStack(target)
+    fleet = FleetStack(target)
+    yield fleet
+    current = fleet.current_desired()
+    if current is not None and current.nodes:  # leave the shared cluster as we found it
+        fleet.apply(current.with_nodes([]), "teardown: remove the test's nodes")
     (target.stacks_dir / f"Pulumi.{target.stack}.yaml").unlink(missing_ok=True)
 
 
