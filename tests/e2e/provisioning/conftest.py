@@ -268,8 +268,24 @@ def provisioning_ready(local_cluster):
     return kube
 
 
+def clean_slate(local_cluster, kube: KubeClient) -> None:
+    """Start from a cluster with no node: other suites share the session's cluster, and a pod
+    landing on a node they left behind would make this test depend on their state."""
+    ec2 = local_cluster.ec2().client()
+    found = ec2.describe_instances(Filters=[
+        {"Name": "tag:provisioner.sh/cluster", "Values": [local_cluster.cluster]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+    ids = [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]]
+    if ids:
+        ec2.terminate_instances(InstanceIds=ids)
+    wait_for(lambda: not [n for n in kube.call("GET", "/api/v1/nodes")["items"]
+                          if (n.get("spec") or {}).get("providerID", "").startswith("aws://")],
+             60, "nodes left by other tests to be gone")
+
+
 @pytest.fixture
 def prov(local_cluster, provisioning_ready, tmp_path):
+    clean_slate(local_cluster, provisioning_ready)
     stack = f"e2e{uuid.uuid4().hex[:8]}"
     p = Provisioning(local_cluster, provisioning_ready, tmp_path, stack, tmp_path / "home", f"nc-{stack[-5:]}")
     p.apply([p.nodeclass_doc()])
