@@ -247,8 +247,10 @@ class NodeRegistrar:
         return result
 
     def _node_name(self, inst: Mapping[str, Any]) -> str | None:
-        """None while the instance's fleet is not yet visible with its tags: EC2 creates the
-        instances before the fleet record, so an early look would misname the node for good."""
+        """None while the name cannot be trusted yet. EC2 (moto too) makes an instance visible
+        before it is complete and before its fleet record exists; the fleet appears last. So a
+        fleet instance is registered only from a snapshot taken after its fleet was seen: the
+        round that first sees the fleet caches its tags and defers to the next round."""
         tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
         fleet_id = tags.get(FLEET_ID_TAG)
         if ownership.NODE_NAME in tags or not fleet_id:
@@ -256,10 +258,11 @@ class NodeRegistrar:
         if fleet_id not in self._fleet_tags:
             fleets = self.ec2.describe_fleets(FleetIds=[fleet_id]).get("Fleets") or []
             fleet_tags = {t["Key"]: t["Value"] for t in (fleets[0].get("Tags") or [])} if fleets else {}
-            if ownership.NODE_NAME not in fleet_tags:
-                waited = self.clock() - self._first_running.get(inst["InstanceId"], self.clock())
-                return node_name(inst) if waited > FLEET_TAG_PATIENCE else None
-            self._fleet_tags[fleet_id] = fleet_tags
+            if ownership.NODE_NAME in fleet_tags:
+                self._fleet_tags[fleet_id] = fleet_tags
+                return None
+            waited = self.clock() - self._first_running.get(inst["InstanceId"], self.clock())
+            return node_name(inst) if waited > FLEET_TAG_PATIENCE else None
         return node_name(inst, self._fleet_tags[fleet_id])
 
     def _instance_type(self, name: str) -> InstanceType:

@@ -24,6 +24,7 @@ def test_node_named_after_its_fleet_tag_and_fleet_described_once():
     inst["Tags"].append({"Key": "aws:ec2:fleet-id", "Value": "fleet-1"})
     registrar = NodeRegistrar("c1", ec2, kube, "us-east-1", boot_delay=0)
 
+    assert registrar.sync_once().registered == []  # fleet just seen: wait for a complete snapshot
     assert registrar.sync_once().registered == ["web-abcde"]
     registrar.sync_once()
 
@@ -62,4 +63,5 @@ def test_node_waits_for_its_fleet_instead_of_taking_a_wrong_name():
 
     assert registrar.sync_once().registered == []
     ec2.visible = True
+    assert registrar.sync_once().registered == []
     assert registrar.sync_once().registered == ["web-abcde"]
