@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Iterator
 
 import pytest
 
 from provisioner.localcloud.cluster import LocalCluster
+from tests.polling import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +34,7 @@ def namespace(local_cluster: LocalCluster) -> Iterator[str]:
     kube = local_cluster.kube()
     name = f"t-{uuid.uuid4().hex[:8]}"
     kube.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    deadline = time.monotonic() + 30
-    while kube.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")[0] != 200:
-        assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 30s"
-        time.sleep(0.1)
+    wait_for(lambda: kube.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")[0] == 200, 30,
+             f"the default ServiceAccount in {name}", 0.1)
     yield name
     kube.call("DELETE", f"/api/v1/namespaces/{name}", ok=(404,))

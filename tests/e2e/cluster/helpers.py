@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping
 
 from provisioner.catalog.instancetypes import InstanceType, from_ec2
 from provisioner.catalog.resources import Resources
 from provisioner.fleet import ownership, userdata
 from provisioner.localcloud.cluster import LocalCluster
+from tests.polling import wait_for  # noqa: F401 - re-exported for the cluster tests
 
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass(frozen=True)

@@ -12,32 +12,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from provisioner.fleet.desired import DesiredNodeSet
 from provisioner.provisioning import bootstrap
 from provisioner.state.kube import KubeClient
+from tests.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 DISCOVERY = "e2e"
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -16,6 +15,8 @@ from provisioner.fleet import ownership
 from provisioner.fleet.desired import DesiredNode
 from provisioner.stack.operations import FleetStack, PolicyViolationError
 from provisioner.stack.recovery import recorded_instance_ids, recover, stack_locks
+
+from tests.polling import wait_for
 
 from .conftest import REPO_ROOT, running_instances, tags_of
 
@@ -164,11 +165,11 @@ def test_killed_apply_then_recover_and_apply_leaves_no_duplicate_or_orphan(
         env=os.environ.copy(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 240
-        while len(running_instances(ec2_client, cluster)) < 2:
+        def launched() -> bool:
             assert proc.poll() is None, "the apply finished before it could be interrupted"
-            assert time.monotonic() < deadline, "no instance appeared"
-            time.sleep(0.05)
+            return len(running_instances(ec2_client, cluster)) >= 2
+
+        wait_for(launched, 240, "two instances of the interrupted apply", interval=0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from provisioner import toolchain
+from tests.polling import wait_for
 from provisioner.localcloud.aws_provider import install_plugin_shim
 
 pytestmark = pytest.mark.integration
@@ -76,10 +76,7 @@ def pulumi_stack(ec2, tmp_path):
         stack.destroy()
         stack.workspace.remove_stack("dev")
         # Every plugin the engine started has exited.
-        deadline = time.monotonic() + 15
-        while _plugin_pids() - before and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not (_plugin_pids() - before)
+        wait_for(lambda: not (_plugin_pids() - before), 15, "every plugin the engine started to exit", 0.1)
 
 
 def test_launch_template_and_fleet_through_the_engine(pulumi_stack, ec2, seed, live_instances):

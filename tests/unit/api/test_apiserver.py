@@ -13,7 +13,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +23,7 @@ import yaml
 
 from provisioner.api import crd, load_documents
 from provisioner.toolchain.tools import TOOLS
+from tests.polling import wait_for
 
 from .corpus import INVALID, VALID, Case
 
@@ -69,15 +69,7 @@ def _json(raw: bytes) -> dict[str, Any]:
 
 
 def _wait(check: Any, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(what)
+    wait_for(check, timeout, what, ignore=(OSError, urllib.error.URLError))
 
 
 @pytest.fixture(scope="module")
