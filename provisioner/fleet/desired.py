@@ -28,6 +28,12 @@ class Taint:
     effect: str
     value: str = ""
 
+    def to_k8s(self) -> dict[str, str]:
+        out = {"key": self.key, "effect": self.effect}
+        if self.value:
+            out["value"] = self.value
+        return out
+
 
 @dataclass(frozen=True)
 class BlockDevice:

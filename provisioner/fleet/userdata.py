@@ -13,10 +13,11 @@ import base64
 import binascii
 import email
 import email.policy
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import yaml
+
+from provisioner.fleet.desired import Taint
 
 NODECONFIG_API_VERSION = "node.eks.aws/v1alpha1"
 NODECONFIG_CONTENT_TYPE = "application/node.eks.aws"
@@ -30,17 +31,6 @@ class UserDataError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    effect: str
-    value: str = ""
-
-    def to_k8s(self) -> dict[str, str]:
-        out = {"key": self.key, "effect": self.effect}
-        if self.value:
-            out["value"] = self.value
-        return out
 
 
 def _taint_flag(t: Any) -> str:
