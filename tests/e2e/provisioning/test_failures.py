@@ -124,7 +124,9 @@ def test_propose_mode_records_the_change_for_review_and_an_operator_applies_it(p
     data = cm["data"]
     assert data["stack"] == prov.stack and data["message"].startswith("scale-up: +")
     assert "create" in data["diff"] and "policies: all passed" in data["diff"]
-    assert any(e["involvedObject"]["name"] == pool for e in events(prov.kube, "default", "Proposed"))
+    # Events are sent from a worker thread, just after the ConfigMap: poll for it.
+    wait_for(lambda: any(e["involvedObject"]["name"] == pool for e in events(prov.kube, "default", "Proposed")),
+             30, "the Proposed Event on the NodePool")
     assert prov.instances_of({n for n in data["desired.yaml"].split() if n.startswith(pool)}) == []
     assert not prov.fleet().history()  # nothing applied
 
