@@ -31,6 +31,10 @@ def _meta(obj: Obj, annotations: bool = True) -> Obj:
     return out
 
 
+# Pod annotations the disruption controller reads; the rest (often a large last-applied copy) is dropped.
+POD_ANNOTATIONS = ("provisioner.sh/do-not-disrupt", "karpenter.sh/do-not-disrupt", "kubernetes.io/config.mirror")
+
+
 def _container(c: Obj) -> Obj:
     return {k: c[k] for k in ("name", "resources", "ports", "restartPolicy") if k in c}
 
@@ -39,14 +43,19 @@ def slim_pod(obj: Obj) -> Obj:
     """What scheduling and status reporting read; a 1,000-pod cluster stays a few MB."""
     spec = obj.get("spec") or {}
     keep = {k: spec[k] for k in ("nodeName", "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints",
-                                 "volumes", "overhead", "priority", "schedulerName") if k in spec}
+                                 "volumes", "overhead", "priority", "schedulerName", "priorityClassName",
+                                 "terminationGracePeriodSeconds") if k in spec}
     keep["containers"] = [_container(c) for c in spec.get("containers") or ()]
     if spec.get("initContainers"):
         keep["initContainers"] = [_container(c) for c in spec["initContainers"]]
     if keep.get("volumes"):
         keep["volumes"] = [v for v in keep["volumes"] if "persistentVolumeClaim" in v]
     status = obj.get("status") or {}
-    return {"metadata": _meta(obj, annotations=False), "spec": keep,
+    meta = _meta(obj, annotations=False)
+    notes = {k: v for k, v in ((obj.get("metadata") or {}).get("annotations") or {}).items() if k in POD_ANNOTATIONS}
+    if notes:
+        meta["annotations"] = notes
+    return {"metadata": meta, "spec": keep,
             "status": {k: status[k] for k in ("phase", "conditions", "nominatedNodeName") if k in status}}
 
 

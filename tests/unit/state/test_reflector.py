@@ -119,3 +119,14 @@ def test_ours_and_in_flight():
     ]
     assert [view.is_ours(n) for n in nodes] == [True, True, False]
     assert view.in_flight(["web-aaaaa", "web-bbbbb", "web-ccccc"], nodes) == ["web-bbbbb", "web-ccccc"]
+
+
+def test_slim_pod_keeps_what_disruption_reads():
+    obj = pod("a", "1")
+    obj["metadata"]["annotations"] = {"karpenter.sh/do-not-disrupt": "true",
+                                      "kubectl.kubernetes.io/last-applied-configuration": "{...}"}
+    obj["spec"].update(priorityClassName="system-node-critical", terminationGracePeriodSeconds=5)
+    p = kinds.slim_pod(obj)
+    assert p["metadata"]["annotations"] == {"karpenter.sh/do-not-disrupt": "true"}
+    assert p["spec"]["priorityClassName"] == "system-node-critical"
+    assert p["spec"]["terminationGracePeriodSeconds"] == 5
