@@ -28,4 +28,16 @@ class Metrics:
                           ["nodepool"], registry=r)
         self.unavailable = Gauge("provisioner_unavailable_offerings", "Offerings skipped after capacity errors.",
                                  registry=r)
+        self.disruption_decisions = Counter("provisioner_disruption_decisions_total",
+                                            "Disruption commands started, by method and action (delete/replace).",
+                                            ["method", "action"], registry=r)
+        self.disruption_savings = Counter("provisioner_disruption_savings_dollars_per_hour_total",
+                                          "Cost per hour removed by finished disruption commands, by method.",
+                                          ["method"], registry=r)
+        self.disruption_blocked = Counter("provisioner_disruption_blocked_total",
+                                          "Disruptions held back, by what held them (DoNotDisrupt, Budget, ...).",
+                                          ["reason"], registry=r)
+        self.disruption_pass_seconds = Histogram("provisioner_disruption_pass_duration_seconds",
+                                                 "Time of one disruption decision pass.", buckets=DURATION_BUCKETS,
+                                                 registry=r)
         self.is_leader = Gauge("provisioner_leader", "1 while this replica holds the lease.", registry=r)

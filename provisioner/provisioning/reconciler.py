@@ -86,6 +86,9 @@ class Reconciler:
         self._proposal: tuple[set[str], float] = (set(), 0.0)
         self._last_sync = 0.0
         self._last_status = 0.0
+        # One writer of the stack: provisioning rounds and the disruption controller's updates
+        # (`record`) take this lock, so they never race for the stack or for `self.desired`.
+        self.lock = threading.RLock()
         self._time_previews()
 
     def _time_previews(self) -> None:
@@ -179,7 +182,8 @@ class Reconciler:
             return None
         batch_seconds = (now - self.batcher.started) if self.batcher.started is not None else 0.0
         self.batcher.reset()
-        result = self.round(expired)
+        with self.lock:
+            result = self.round(expired)
         result.batch_seconds = batch_seconds
         self.metrics.batch_seconds.observe(batch_seconds)
         self.metrics.batch_size.observe(result.pending)
@@ -198,7 +202,11 @@ class Reconciler:
 
     # ---- a round ----------------------------------------------------------------------------------
 
-    def _world(self, expired: dict[str, str]) -> tuple[planner.World, dict[str, str]]:
+    def world(self, expired: dict[str, str]) -> tuple[planner.World, dict[str, Any]]:
+        """What the planner (and the disruption pass) decide from; call with `lock` held."""
+        return self._world(expired)
+
+    def _world(self, expired: dict[str, str]) -> tuple[planner.World, dict[str, Any]]:
         pool_objs, class_objs = self.store.list("nodepools"), self.store.list("nodeclasses")
         pools, classes, problems = load_custom_resources(pool_objs, class_objs)
         versions = {o["metadata"]["name"]: o["metadata"].get("resourceVersion", "") for o in class_objs}
@@ -300,6 +308,34 @@ class Reconciler:
         self._report_status(decision)
         LOG.info("stack update #%s: %s (%.1fs)", applied.version, decision.message, seconds)
         return "done"
+
+    def record(self, change: Callable[[DesiredNodeSet], DesiredNodeSet], message: str) -> Any:
+        """A stack update made for another controller (disruption): `change` maps the current desired
+        node set to the next. Serialised with provisioning rounds; raises what `fleet.apply` raises
+        (after recovering the stack), so the caller decides what a failure means for its command."""
+        from provisioner.stack.operations import StackOperationError
+
+        with self.lock:
+            desired = change(self.desired)
+            t0 = time.perf_counter()
+            try:
+                applied = self.fleet.apply(desired, message)
+            except StackOperationError:
+                self.metrics.updates.labels("failed").inc()
+                self._after_failure()
+                raise
+            self.metrics.update_seconds.observe(time.perf_counter() - t0)
+            self.metrics.updates.labels("succeeded" if applied.version else "no-op").inc()
+            self.desired = desired
+            self._launched_from_outputs(applied.outputs)
+            now = self.clock()
+            names = {n.name for n in desired.nodes}
+            for name in names:
+                self.first_seen.setdefault(name, now)
+            for name in [k for k in self.first_seen if k not in names]:
+                del self.first_seen[name]
+            LOG.info("stack update #%s: %s", applied.version, message)
+            return applied
 
     def _launched_from_outputs(self, outputs: dict) -> None:
         zones = {n.name: n.zones[0] for n in self.desired.nodes}

@@ -51,6 +51,12 @@ class Reporter:
         ref = {"kind": "NodePool", "apiVersion": "provisioner.sh/v1", "name": pool}
         self._pool.submit(self._event, "default", ref, reason, message, type_)
 
+    def node_event(self, node: str, reason: str, message: str, type_: str = "Normal") -> None:
+        if not self._once((f"node/{node}", reason), message):
+            return
+        ref = {"kind": "Node", "apiVersion": "v1", "name": node}
+        self._pool.submit(self._event, "default", ref, reason, message, type_)
+
     def forget(self, pod_uid: str) -> None:
         with self._lock:
             for key in [k for k in self._sent if k[0] == pod_uid]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 from urllib.parse import quote
 
 from provisioner.fleet.desired import DesiredNodeSet
@@ -26,32 +26,53 @@ class Fleet(Protocol):
 
 # ---- pure ----
 
-def draining_message(node: str, reason: str, savings_per_hour: float) -> str:
-    return f"{PREFIX} draining {node} ({reason}, saves ${savings_per_hour:.2f}/h)"
+def _names(nodes: str | Sequence[str]) -> str:
+    return nodes if isinstance(nodes, str) else ", ".join(nodes)
 
 
-def removed_message(node: str, reason: str, drain_version: int | None) -> str:
+def launch_message(replacements: Sequence[str], nodes: Sequence[str], reason: str, detail: str = "") -> str:
+    """e.g. `disruption: launching web-xyz12 to replace web-abcde, web-fghij (Underutilized: ...)`."""
+    extra = f": {detail}" if detail else ""
+    return f"{PREFIX} launching {_names(replacements)} to replace {_names(nodes)} ({reason}{extra})"
+
+
+def draining_message(nodes: str | Sequence[str], reason: str, savings_per_hour: float,
+                     replacements: Sequence[str] = (), launch_version: int | None = None) -> str:
+    more = ""
+    if replacements:
+        at = f" in update #{launch_version}" if launch_version else ""
+        more = f"; replaced by {_names(replacements)} launched{at}"
+    return f"{PREFIX} draining {_names(nodes)} ({reason}, saves ${savings_per_hour:.2f}/h{more})"
+
+
+def removed_message(nodes: str | Sequence[str], reason: str, drain_version: int | None) -> str:
     after = f" after drain started in update #{drain_version}" if drain_version else ""
-    return f"{PREFIX} removed {node} ({reason}){after}"
+    return f"{PREFIX} removed {_names(nodes)} ({reason}){after}"
 
 
-def mark_draining(desired: DesiredNodeSet, node: str, reason: str) -> DesiredNodeSet:
-    """The same set with `node` in state `draining` and the disruption reason. KeyError if absent."""
-    if node not in {n.name for n in desired.nodes}:
-        raise KeyError(f"{node} is not in the desired node set")
-    return desired.with_nodes([replace(n, state="draining", reason=reason) if n.name == node else n
+def mark_draining(desired: DesiredNodeSet, nodes: str | Sequence[str], reason: str) -> DesiredNodeSet:
+    """The same set with `nodes` in state `draining` and the disruption reason. KeyError if one is absent."""
+    names = {nodes} if isinstance(nodes, str) else set(nodes)
+    missing = names - {n.name for n in desired.nodes}
+    if missing:
+        raise KeyError(f"{', '.join(sorted(missing))} not in the desired node set")
+    return desired.with_nodes([replace(n, state="draining", reason=reason) if n.name in names else n
                                for n in desired.nodes])
 
 
-def without_node(desired: DesiredNodeSet, node: str) -> DesiredNodeSet:
-    return desired.with_nodes([n for n in desired.nodes if n.name != node])
+def without_node(desired: DesiredNodeSet, nodes: str | Sequence[str]) -> DesiredNodeSet:
+    names = {nodes} if isinstance(nodes, str) else set(nodes)
+    return desired.with_nodes([n for n in desired.nodes if n.name not in names])
+
+
+_DRAINING = re.compile(rf"^{re.escape(PREFIX)} draining (.+?) \(")
 
 
 def drain_version_in(history: Iterable[Any], node: str) -> int | None:
     """The newest successful update whose message starts the drain of `node` (history newest first)."""
-    pattern = re.compile(rf"^{re.escape(PREFIX)} draining {re.escape(node)} \(")
     for record in history:
-        if getattr(record, "result", "succeeded") == "succeeded" and pattern.match(record.message or ""):
+        m = _DRAINING.match(record.message or "")
+        if getattr(record, "result", "succeeded") == "succeeded" and m and node in m.group(1).split(", "):
             return record.version
     return None
 

@@ -101,3 +101,28 @@ def test_delete_node():
     assert L.delete_node(FakeKube(404), "a") is False
     with pytest.raises(RuntimeError):
         L.delete_node(FakeKube(500), "a")
+
+
+def test_messages_of_a_replacement_reference_each_other():
+    assert L.launch_message(["p-new"], ["p-a", "p-b"], "Underutilized", "replace 2x m5.xlarge with 1x m5.large") == \
+        "disruption: launching p-new to replace p-a, p-b (Underutilized: replace 2x m5.xlarge with 1x m5.large)"
+    assert L.draining_message(["p-a", "p-b"], "Underutilized", 0.2, ["p-new"], 12) == \
+        "disruption: draining p-a, p-b (Underutilized, saves $0.20/h; replaced by p-new launched in update #12)"
+    assert L.removed_message(["p-a", "p-b"], "Underutilized", 13) == \
+        "disruption: removed p-a, p-b (Underutilized) after drain started in update #13"
+
+
+def test_several_nodes_drain_and_go_together():
+    d = L.mark_draining(desired("a", "b", "c"), ["a", "c"], "Drifted")
+    assert [n.state for n in d.nodes] == ["draining", "active", "draining"]
+    assert [n.name for n in L.without_node(d, ["a", "c"]).nodes] == ["b"]
+
+
+def test_drain_version_found_for_any_node_of_a_multi_node_drain():
+    history = [Record(14, "disruption: removed x (Empty) after drain started in update #9"),
+               Record(13, "disruption: draining p-a, p-b (Underutilized, saves $0.20/h)"),
+               Record(12, "disruption: draining p-bb (Empty, saves $0.10/h)")]
+    assert L.drain_version_in(history, "p-b") == 13
+    assert L.drain_version_in(history, "p-a") == 13
+    assert L.drain_version_in(history, "p-bb") == 12
+    assert L.drain_version_in(history, "p") is None
