@@ -83,17 +83,31 @@ class DesiredNode:
     taints: tuple[Taint, ...] = ()
     reason: str = ""
     state: str = "active"
+    # The key in `DesiredNodeSet.node_classes` of the settings this node was launched with; "" means
+    # the key is the NodeClass name. A node stays pinned to its settings when its NodeClass changes:
+    # drift is a rolling replacement by the disruption controller, never a change of its launch template.
+    settings: str = ""
+
+    @property
+    def settings_key(self) -> str:
+        return self.settings or self.node_class
 
 
 @dataclass(frozen=True)
 class DesiredNodeSet:
     cluster: str
     region: str
+    # settings key -> resolved settings. A key is a NodeClass name, or `<NodeClass>@<content hash>` for
+    # newer settings of a NodeClass while older nodes still use earlier ones (see DesiredNode.settings).
     node_classes: dict[str, NodeClassSettings]
     nodes: tuple[DesiredNode, ...] = ()
 
     def node(self, name: str) -> DesiredNode:
         return next(n for n in self.nodes if n.name == name)
+
+    def settings_of(self, node: DesiredNode) -> NodeClassSettings:
+        """The NodeClass settings `node` was launched with."""
+        return self.node_classes[node.settings_key]
 
     def with_nodes(self, nodes: tuple[DesiredNode, ...] | list[DesiredNode]) -> "DesiredNodeSet":
         return DesiredNodeSet(self.cluster, self.region, self.node_classes, tuple(nodes))
@@ -167,7 +181,7 @@ def _node_class_to_dict(nc: NodeClassSettings) -> dict[str, Any]:
 
 
 def _node_to_dict(n: DesiredNode) -> dict[str, Any]:
-    return {
+    out = {
         "name": n.name,
         "nodePool": n.node_pool,
         "nodeClass": n.node_class,
@@ -180,3 +194,6 @@ def _node_to_dict(n: DesiredNode) -> dict[str, Any]:
         "reason": n.reason,
         "state": n.state,
     }
+    if n.settings and n.settings != n.node_class:
+        out["settings"] = n.settings
+    return out

@@ -3,6 +3,8 @@
 Launch templates are content-addressed: their name is a hash of everything that goes
 into them, so an unchanged NodeClass and NodePool never cause a diff, and a changed one
 produces a new template (created before the nodes that use it, deleted after them).
+Each node's template is built from the settings it names (`DesiredNode.settings_key`), so
+existing nodes keep their templates when a NodeClass changes; only new nodes use the new one.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def plan_fleet(desired: DesiredNodeSet) -> FleetPlan:
 
 
 def launch_template_for(desired: DesiredNodeSet, node: DesiredNode) -> LaunchTemplateSpec:
-    nc = desired.node_classes[node.node_class]
+    nc = desired.settings_of(node)  # the settings the node was launched with, not necessarily the newest
     tags = {
         **nc.tags,
         **ownership.base_tags(desired.cluster),
@@ -119,7 +121,7 @@ def overrides_for(desired: DesiredNodeSet, node: DesiredNode) -> tuple[Override,
     A capacity error on one pair makes EC2 try the next, so one node falls back
     across types and zones within a single CreateFleet call.
     """
-    subnets = desired.node_classes[node.node_class].subnets
+    subnets = desired.settings_of(node).subnets
     out = []
     for t_rank, itype in enumerate(node.instance_types):
         for z_rank, zone in enumerate(node.zones):
@@ -129,7 +131,7 @@ def overrides_for(desired: DesiredNodeSet, node: DesiredNode) -> tuple[Override,
 
 def node_tags(desired: DesiredNodeSet, node: DesiredNode) -> dict[str, str]:
     tags = {
-        **desired.node_classes[node.node_class].tags,
+        **desired.settings_of(node).tags,
         **ownership.base_tags(desired.cluster),
         ownership.NODEPOOL: node.node_pool,
         ownership.NODECLASS: node.node_class,

@@ -12,6 +12,8 @@ from provisioner.fleet.desired import (
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+# A key of nodeClasses: a NodeClass name, optionally `@version` (e.g. `default@3f2a9c1e`).
+SETTINGS_KEY = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(@[a-z0-9]{1,64})?$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -108,8 +110,9 @@ def parse(data: Any) -> DesiredNodeSet:
 
 
 def _node_class(c: _Checker, name: Any, raw: Any, path: str) -> NodeClassSettings | None:
-    if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name):
-        c.fail(path, f"node class name {name!r} is not a valid DNS subdomain")
+    if not isinstance(name, str) or not SETTINGS_KEY.match(name):
+        c.fail(path, f"node class key {name!r} is not a NodeClass name (DNS subdomain), optionally followed by "
+                     "@ and a version")
     raw = c.typed(raw, path, dict, True, None)
     if raw is None:
         return None
@@ -189,12 +192,22 @@ def _node(c: _Checker, raw: Any, path: str, classes: dict[str, NodeClassSettings
     if raw is None:
         return None
     c.unknown(raw, path, {"name", "nodePool", "nodeClass", "instanceTypes", "capacityType", "zones", "architecture",
-                          "labels", "taints", "reason", "state"})
+                          "labels", "taints", "reason", "state", "settings"})
     name = c.string(raw.get("name"), f"{path}.name", DNS_SUBDOMAIN, "node name (DNS subdomain)")
     pool = c.string(raw.get("nodePool"), f"{path}.nodePool", DNS_SUBDOMAIN, "NodePool name")
     node_class = c.string(raw.get("nodeClass"), f"{path}.nodeClass", DNS_SUBDOMAIN, "NodeClass name")
-    settings = classes.get(node_class) if node_class else None
-    if node_class and node_class not in classes:
+    key = c.string(raw.get("settings"), f"{path}.settings", required=False, default="") or ""
+    if key == node_class:
+        key = ""  # the default, spelled out
+    key_path = f"nodeClasses.{key or node_class}"
+    settings = classes.get(key or node_class) if node_class else None
+    if key and node_class and not key.startswith(f"{node_class}@"):
+        c.fail(f"{path}.settings", f"{key!r} is not a version of NodeClass {node_class!r} "
+                                   f"(expected {node_class!r} or '{node_class}@...')")
+        settings = None
+    elif key and key not in classes:
+        c.fail(f"{path}.settings", f"{key!r} is not defined in nodeClasses")
+    elif node_class and not key and node_class not in classes:
         c.fail(f"{path}.nodeClass", f"{node_class!r} is not defined in nodeClasses")
     types = c.each(raw.get("instanceTypes"), f"{path}.instanceTypes",
                    lambda v, p: c.string(v, p, INSTANCE_TYPE, "instance type (family.size)"))
@@ -209,9 +222,9 @@ def _node(c: _Checker, raw: Any, path: str, classes: dict[str, NodeClassSettings
     if settings is not None:
         for i, zone in enumerate(zones):
             if zone and zone not in settings.subnets:
-                c.fail(f"{path}.zones[{i}]", f"zone {zone!r} has no subnet in nodeClasses.{node_class}.subnets")
+                c.fail(f"{path}.zones[{i}]", f"zone {zone!r} has no subnet in {key_path}.subnets")
         if arch and arch not in settings.amis:
-            c.fail(f"{path}.architecture", f"{arch!r} has no AMI in nodeClasses.{node_class}.amis")
+            c.fail(f"{path}.architecture", f"{arch!r} has no AMI in {key_path}.amis")
     taints = c.each(raw.get("taints"), f"{path}.taints", lambda v, p: _taint(c, v, p), required=False)
     return DesiredNode(
         name=name or "", node_pool=pool or "", node_class=node_class or "",
@@ -221,6 +234,7 @@ def _node(c: _Checker, raw: Any, path: str, classes: dict[str, NodeClassSettings
         labels=c.labels(raw.get("labels"), f"{path}.labels"), taints=tuple(t for t in taints if t),
         reason=c.string(raw.get("reason"), f"{path}.reason", required=False, default="") or "",
         state=c.enum(raw.get("state"), f"{path}.state", NODE_STATES, "active") or "active",
+        settings=key,
     )
 
 

@@ -3,9 +3,11 @@ the next desired node set, the nominations, the pods nobody can help, and the up
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from provisioner.api import NodeClass, NodePool
 from provisioner.catalog import allocatable as alloc
@@ -200,17 +202,59 @@ def decide(world: World, catalog: Catalog, guardrails: Guardrails, unavailable: 
     removed = {n: r for n, r in world.expired.items() if any(d.name == n for d in world.desired.nodes)}
     removed_cost = sum(desired_price(prices, d, world.launched.get(d.name)) for d in world.desired.nodes
                        if d.name in removed)
-    used_classes = {n.node_class for n in kept + added}
-    node_classes = {k: v for k, v in world.settings.items() if k in used_classes}
-    for n in kept:  # a node whose NodeClass could not be resolved now keeps its last settings
-        if n.node_class not in node_classes and n.node_class in world.desired.node_classes:
-            node_classes[n.node_class] = world.desired.node_classes[n.node_class]
+    node_classes, kept, added = pin_settings(world, kept, added)
     desired = DesiredNodeSet(world.desired.cluster, world.desired.region, node_classes, tuple(kept + added))
     delta = added_cost - removed_cost
     new_names = set(renamed.values())
     acted = [pending_by_key[p] for p, n in nominations.items() if n in new_names]
     message = update_message(added, removed, acted, delta, world.launched)
     return Decision(desired, tuple(added), removed, nominations, unschedulable, plan, message, delta, len(pending))
+
+
+def settings_version(settings: NodeClassSettings) -> str:
+    """A short content hash of resolved NodeClass settings (their name left out)."""
+    content = json.dumps(asdict(replace(settings, name="")), sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()[:8]
+
+
+def _same_settings(a: NodeClassSettings, b: NodeClassSettings) -> bool:
+    return replace(a, name="") == replace(b, name="")
+
+
+def pin_settings(world: World, kept: list[DesiredNode], added: list[DesiredNode]
+                 ) -> tuple[dict[str, NodeClassSettings], list[DesiredNode], list[DesiredNode]]:
+    """The next set's NodeClass settings: every kept node keeps the settings it was launched with (its
+    launch template must not change, drift is replaced by the disruption controller), new nodes get
+    the NodeClass's current settings, under the NodeClass's name when no kept node holds it with other
+    settings, else under `<NodeClass>@<version>`. Keys no node uses are dropped."""
+    node_classes: dict[str, NodeClassSettings] = {}
+    pinned: list[DesiredNode] = []
+    for n in kept:
+        recorded = world.desired.node_classes.get(n.settings_key)
+        if recorded is None:  # a hand-built set without its settings: the current ones are all we know
+            recorded = world.settings.get(n.node_class)
+            n = replace(n, settings="")
+        if recorded is not None:
+            node_classes[n.settings_key] = recorded
+        pinned.append(n)
+    keys: dict[str, str] = {}  # NodeClass -> key of its current settings
+    placed: list[DesiredNode] = []
+    for n in added:
+        cls = n.node_class
+        if cls not in keys:
+            current = world.settings[cls]
+            same = [k for k, v in node_classes.items() if _owner(k) == cls and _same_settings(v, current)]
+            if same:
+                keys[cls] = min(same, key=lambda k: (k != cls, k))  # the plain name when it qualifies
+            else:
+                keys[cls] = cls if cls not in node_classes else f"{cls}@{settings_version(current)}"
+                node_classes[keys[cls]] = current if keys[cls] == cls else replace(current, name=keys[cls])
+        placed.append(replace(n, settings="" if keys[cls] == cls else keys[cls]))
+    return node_classes, pinned, placed
+
+
+def _owner(settings_key: str) -> str:
+    return settings_key.partition("@")[0]
 
 
 def update_message(added: list[DesiredNode], removed: dict[str, str], pods: list[Obj], delta: float,

@@ -63,6 +63,9 @@ CASES = [
     ("nodeClasses.default.blockDevices", [{"encrypted": "yes"}], "blockDevices[0].encrypted: must be a bool"),
     ("nodeClasses.default.associatePublicIpAddress", "no", "associatePublicIpAddress: must be a bool"),
     ("nodeClasses.default.tags", {"team": 5}, "nodeClasses.default.tags.team: tag values must be strings"),
+    ("nodes.0.settings", "default@1a2b3c4d", "nodes[0].settings: 'default@1a2b3c4d' is not defined in nodeClasses"),
+    ("nodes.0.settings", "gpu@1a2b3c4d", "nodes[0].settings: 'gpu@1a2b3c4d' is not a version of NodeClass 'default'"),
+    ("nodes.0.settings", 7, "nodes[0].settings: must be a str"),
 ]
 
 
@@ -84,3 +87,57 @@ def test_all_problems_are_reported_at_once():
 def test_non_mapping_document_is_rejected():
     with pytest.raises(DesiredNodeSetError, match="must be a mapping"):
         parse(["nodes"])
+
+
+def versioned_doc() -> dict:
+    """web-1 pinned to the settings it was launched with, arm-1 on a newer version of the NodeClass."""
+    doc = valid_doc()
+    newer = {**doc["nodeClasses"]["default"], "amis": {"amd64": "ami-0aaaaaaaaaaaaaaaa", "arm64": "ami-0bbbbbbbbbbbbbbbb"}}
+    doc["nodeClasses"]["default@1a2b3c4d"] = newer
+    doc["nodes"][1]["settings"] = "default@1a2b3c4d"
+    return doc
+
+
+def test_node_settings_name_their_node_class_version_and_round_trip():
+    desired = parse(versioned_doc())
+    web, arm = desired.node("web-1"), desired.node("arm-1")
+    assert (web.settings, web.settings_key) == ("", "default")
+    assert (arm.settings, arm.settings_key, arm.node_class) == ("default@1a2b3c4d", "default@1a2b3c4d", "default")
+    assert desired.settings_of(arm).amis["arm64"] == "ami-0bbbbbbbbbbbbbbbb"
+    assert desired.settings_of(web).amis["arm64"] == "ami-0fedcba9876543210"
+    nodes = desired.to_dict()["nodes"]
+    assert "settings" not in nodes[0] and nodes[1]["settings"] == "default@1a2b3c4d"
+    assert loads(desired.to_yaml()) == desired
+    assert parse(json.loads(desired.to_json())) == desired
+
+
+def test_documents_without_node_settings_still_load_and_are_written_unchanged():
+    doc = valid_doc()
+    desired = parse(doc)
+    assert all(n.settings == "" and n.settings_key == "default" for n in desired.nodes)
+    assert all(set(n) == {"name", "nodePool", "nodeClass", "instanceTypes", "capacityType", "zones", "architecture",
+                          "labels", "taints", "reason", "state"} for n in desired.to_dict()["nodes"])
+    spelled_out = valid_doc()
+    spelled_out["nodes"][0]["settings"] = "default"  # the default, spelled out, is the same node
+    assert parse(spelled_out) == desired
+
+
+def test_zone_and_architecture_are_checked_against_the_nodes_own_settings():
+    doc = versioned_doc()
+    doc["nodeClasses"]["default@1a2b3c4d"]["amis"] = {"amd64": "ami-0aaaaaaaaaaaaaaaa"}
+    doc["nodeClasses"]["default@1a2b3c4d"]["subnets"] = {"us-east-1a": "subnet-0123456789abcdef0"}
+    with pytest.raises(DesiredNodeSetError) as err:
+        parse(doc)
+    assert err.value.problems == [
+        "nodes[1].zones[0]: zone 'us-east-1b' has no subnet in nodeClasses.default@1a2b3c4d.subnets",
+        "nodes[1].architecture: 'arm64' has no AMI in nodeClasses.default@1a2b3c4d.amis",
+    ]
+
+
+def test_node_class_keys_are_names_with_an_optional_version():
+    doc = valid_doc()
+    doc["nodeClasses"]["Default@x!"] = doc["nodeClasses"]["default"]
+    with pytest.raises(DesiredNodeSetError) as err:
+        parse(doc)
+    assert any("nodeClasses.Default@x!: node class key 'Default@x!' is not a NodeClass name" in p
+               for p in err.value.problems), err.value.problems

@@ -51,3 +51,37 @@ def test_user_data_carries_labels_and_taints():
     template = plan_fleet(parse(valid_doc())).nodes[0].template
     assert "--node-labels=tier=web" in template.user_data
     assert "--register-with-taints=dedicated=web:NoSchedule" in template.user_data
+
+
+def test_kept_nodes_keep_their_templates_when_the_node_class_gets_a_new_ami():
+    before = parse(valid_doc())
+    doc = valid_doc()
+    newer = {**doc["nodeClasses"]["default"], "amis": {"amd64": "ami-0aaaaaaaaaaaaaaaa", "arm64": "ami-0fedcba9876543210"}}
+    doc["nodeClasses"]["default@1a2b3c4d"] = newer
+    doc["nodes"].append({**doc["nodes"][0], "name": "web-2", "settings": "default@1a2b3c4d"})
+    after = parse(doc)
+
+    old_plan, new_plan = plan_fleet(before), plan_fleet(after)
+    old_specs = {s.node.name: s for s in old_plan.nodes}
+    new_specs = {s.node.name: s for s in new_plan.nodes}
+    for name in ("web-1", "arm-1"):  # the program declares exactly the same template and Fleet for them
+        assert new_specs[name] == old_specs[name]
+        assert new_specs[name].template.image_id != "ami-0aaaaaaaaaaaaaaaa"
+    web2 = new_specs["web-2"]
+    assert web2.template.image_id == "ami-0aaaaaaaaaaaaaaaa"
+    assert web2.template.key != old_specs["web-1"].template.key
+    assert web2.template.node_class == "default"
+    assert web2.tags[ownership.NODECLASS] == "default" and web2.template.tags[ownership.NODECLASS] == "default"
+    assert {t.key for t in new_plan.templates} == {t.key for t in old_plan.templates} | {web2.template.key}
+
+
+def test_overrides_and_tags_come_from_the_nodes_own_settings():
+    doc = valid_doc()
+    newer = {**doc["nodeClasses"]["default"], "tags": {"team": "infra"},
+             "subnets": {"us-east-1a": "subnet-0aaaaaaaaaaaaaaaa", "us-east-1b": "subnet-0bbbbbbbbbbbbbbbb"}}
+    doc["nodeClasses"]["default@1a2b3c4d"] = newer
+    doc["nodes"].append({**doc["nodes"][0], "name": "web-2", "settings": "default@1a2b3c4d"})
+    specs = {s.node.name: s for s in plan_fleet(parse(doc)).nodes}
+    assert specs["web-1"].overrides[0].subnet_id == "subnet-0123456789abcdef0"
+    assert specs["web-2"].overrides[0].subnet_id == "subnet-0aaaaaaaaaaaaaaaa"
+    assert specs["web-1"].tags["team"] == "platform" and specs["web-2"].tags["team"] == "infra"
