@@ -39,6 +39,10 @@ class BoundGroup:
     # min_nodes groups only: count only the columns whose allocatable fits this request
     # (kept out of `columns` so that fit sets do not split the column collapse and pruning)
     min_fit: np.ndarray | None = None
+    # pooled groups only: the distinct requests of the group's pods. A column is used by the
+    # group only if one of them fits its allocatable, and the ratio rows on a column span only
+    # the requests that fit it (a pod cannot sit on a node it does not fit).
+    members: np.ndarray | None = None
 
 
 def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, capacity: np.ndarray,
@@ -56,7 +60,7 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     groups = [BoundGroup(g.columns, g.existing, g.demand / scale, g.min_nodes,
                          None if g.per_pod is None else g.per_pod / scale, g.count,
                          tuple((a, b, lo * scale[b] / scale[a], hi * scale[b] / scale[a]) for a, b, lo, hi in g.ratios),
-                         g.hosts, g.uses_capacity, g.min_fit)
+                         g.hosts, g.uses_capacity, g.min_fit, g.members)
               for g in groups]
     limits_s = {p: ({d: v / scale[d] for d, v in lim.items()}, nodes) for p, (lim, nodes) in pool_limits.items()}
     capacity_s = capacity / scale
@@ -98,6 +102,8 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
             cm[:J] = g.columns[rep]
             if g.min_fit is not None:
                 cm[:J] &= np.all(alloc[rep] >= g.min_fit, axis=1)
+            if g.members is not None and g.per_pod is None and not g.min_nodes:
+                cm[:J] &= _fits(g.members, alloc[rep]).any(axis=1)
         for e in g.existing:
             cm[J + e] = True
         compat.append(np.nonzero(cm)[0])
@@ -139,17 +145,32 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
             rows += [r] * len(js); cidx += list(z); vals += [-1.0] * len(js); rhs.append(-float(g.demand[d])); r += 1
             for j, zv in zip(js, z):
                 usage.setdefault((int(j), d), []).append((int(zv), 1.0))
+        fits_js = None
+        if g.members is not None and g.ratios and len(js):
+            fits_js = _fits(g.members, alloc[rep[js[js < J]]]) if (js < J).any() else None
         for a, b, lo, hi in g.ratios:
             if a not in zvars or b not in zvars:
                 continue
             za, zb = zvars[a], zvars[b]
             n_j = len(za)
+            if fits_js is not None and g.members[:, b].min() > 0:
+                # per column: the range of a/b over the requests that fit it (existing nodes
+                # keep the group's range), in scaled units
+                rat = g.members[:, a] / g.members[:, b] * (scale[b] / scale[a])
+                lo_j = np.full(n_j, lo)
+                hi_j = np.full(n_j, hi)
+                new = js < J
+                lo_j[new] = np.where(fits_js, rat[None, :], np.inf).min(axis=1)
+                hi_j[new] = np.where(fits_js, rat[None, :], -np.inf).max(axis=1)
+                lo, hi = lo_j, hi_j
+            lo = np.broadcast_to(np.asarray(lo, dtype=float), (n_j,))
+            hi = np.broadcast_to(np.asarray(hi, dtype=float), (n_j,))
             # lo * z_b - z_a <= 0 and z_a - hi * z_b <= 0, column by column
             rr = np.arange(r, r + n_j)
-            rows += list(rr) * 2; cidx += list(zb) + list(za); vals += [lo] * n_j + [-1.0] * n_j
+            rows += list(rr) * 2; cidx += list(zb) + list(za); vals += list(lo) + [-1.0] * n_j
             rhs += [0.0] * n_j; r += n_j
             rr = np.arange(r, r + n_j)
-            rows += list(rr) * 2; cidx += list(za) + list(zb); vals += [1.0] * n_j + [-hi] * n_j
+            rows += list(rr) * 2; cidx += list(za) + list(zb); vals += [1.0] * n_j + list(-hi)
             rhs += [0.0] * n_j; r += n_j
         if g.min_nodes:
             rows += [r] * len(js); cidx += list(js); vals += [-1.0] * len(js); rhs.append(-float(g.min_nodes)); r += 1
@@ -177,6 +198,10 @@ def lower_bound(groups: list[BoundGroup], price: np.ndarray, alloc: np.ndarray, 
     # The dual bound HiGHS proves is the LP optimum; shave float noise so it stays below.
     return max(float(res.fun) * (1 - 1e-9) - 1e-9, 0.0)
 
+
+def _fits(members: np.ndarray, alloc: np.ndarray) -> np.ndarray:
+    """[column, member]: the member's request fits the column's allocatable."""
+    return np.all(alloc[:, None, :] >= members[None, :, :], axis=2)
 
 
 def _undominated(sig: np.ndarray, cap: np.ndarray, price: np.ndarray, pool: np.ndarray) -> np.ndarray:

@@ -76,6 +76,7 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
         members = getattr(g, "ratio_members", None)
         if members:
             g.ratios = _ratio_bounds(members)
+            g.members = np.unique(np.array(members, dtype=np.int64), axis=0)
     extra = _host_groups(host_pods, cols.alloc)
     extra += [BoundGroup(m, ex, np.zeros(len(solver.dims)), math.ceil(pods / per))
              for m, ex, pods, per in node_needs.values()]

@@ -28,6 +28,12 @@ def resource_dims(inp: SchedulingInput) -> tuple[str, ...]:
 def simulate(inp: SchedulingInput) -> Plan:
     """Place pending pods on existing, in-flight and new nodes; price the new nodes and bound
     the cost of any plan placing the same pods. Does not mutate its input."""
+    return simulate_with_raw_bound(inp)[0]
+
+
+def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
+    """simulate(), plus the lower bound before it is clipped to the plan's cost (tests check
+    that the LP itself never exceeds the cost of the feasible plan it is given)."""
     start = time.perf_counter()
     dims = resource_dims(inp)
     pools = pool_infos(inp.nodepools, inp.nodeclasses, dims)
@@ -50,11 +56,11 @@ def simulate(inp: SchedulingInput) -> Plan:
         c = classes[cid]
         reason = explain(solver, c, cons)
         unschedulable += [Unschedulable(p.key, reason) for p in c.pending]
-    bound_value = plan_lower_bound(solver, classes, originally) if inp.compute_bound else 0.0
-    bound_value = min(bound_value, cost)  # never claim more than what was shown feasible
+    raw_bound = plan_lower_bound(solver, classes, originally) if inp.compute_bound else 0.0
+    bound_value = min(raw_bound, cost)  # never claim more than what was shown feasible
     placements = {p: n.name for n in nodes for p in n.pods}
     return Plan(tuple(nodes), tuple(sorted(unschedulable, key=lambda u: u.pod)), cost, bound_value,
-                time.perf_counter() - start, placements)
+                time.perf_counter() - start, placements), raw_bound
 
 
 def _bound_map(pods, bound_ids):

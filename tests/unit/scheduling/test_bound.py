@@ -78,3 +78,17 @@ def test_hostname_spread_of_mixed_sizes_is_bounded_by_one_fitting_node_each():
     assert not plan.unschedulable and len(plan.new_nodes) == len(pods)
     assert plan.lower_bound_per_hour <= plan.cost_per_hour
     assert plan.gap < 0.02  # one pod per node: the plan buys the cheapest fitting node for each
+
+
+def test_pooled_pods_only_use_columns_one_of_them_fits():
+    # cpu, memory: the cheap column has memory for no pod (like t4g.nano's 72Mi against 100Mi
+    # requests); its memory must not count, nor its cpu at the pods' memory/cpu ratio
+    price = np.array([0.1, 1.0])
+    alloc = np.array([[1000, 50], [2000, 200]])
+    demand = np.array([2000.0, 400.0])  # four pods of (500, 100)
+    ratios = ((1, 0, 0.2, 0.2),)
+    free = np.zeros((0, 2))
+    loose = BoundGroup(ANY, (), demand, ratios=ratios)
+    tight = BoundGroup(ANY, (), demand, ratios=ratios, members=np.array([[500, 100]]))
+    assert abs(lower_bound([loose], price, alloc, alloc, np.array([0, 0]), {}, free) - 0.8) < 1e-6
+    assert abs(lower_bound([tight], price, alloc, alloc, np.array([0, 0]), {}, free) - 2.0) < 1e-6

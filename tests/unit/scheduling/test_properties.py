@@ -11,6 +11,7 @@ from provisioner.api.types import NodePool, Requirement, Taint
 from provisioner.catalog.catalog import load_local_catalog
 from provisioner.scheduling import SchedulingInput, simulate
 from provisioner.scheduling.convert import daemonset_from_k8s, node_from_k8s, pod_from_k8s
+from provisioner.scheduling.simulate import simulate_with_raw_bound
 from tests.unit.scheduling.validator import validate
 
 TYPES = ["m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge", "c5.large", "c5.xlarge", "c5.2xlarge", "r5.large",
@@ -126,3 +127,13 @@ def test_plans_respect_hard_constraints(inp):
     assert set(plan.placements) | {u.pod for u in plan.unschedulable} == pending
     assert plan.lower_bound_per_hour <= plan.cost_per_hour + 1e-9
     assert abs(plan.cost_per_hour - sum(n.price_per_hour for n in plan.new_nodes)) < 1e-6
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_raw_lower_bound_never_exceeds_the_plan(inp):
+    # simulate() clips the bound to the plan's cost, which would hide an invalid LP: check the
+    # LP value itself against the cost of the feasible plan it was computed for
+    plan, raw = simulate_with_raw_bound(inp)
+    assert validate(inp, plan) == []
+    assert raw <= plan.cost_per_hour * (1 + 1e-7) + 1e-9
