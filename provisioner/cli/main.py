@@ -18,6 +18,7 @@ COMMANDS = {
     "demo": ("provisioner.cli.demo", "demo_cmd"),
     "run": ("provisioner.cli.run", "run_cmd"),
     "preview": ("provisioner.cli.preview", "preview_cmd"),
+    "explain": ("provisioner.cli.explain", "explain_group"),
 }
 
 

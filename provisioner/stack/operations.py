@@ -172,6 +172,27 @@ class FleetStack:
         ]
         return records[:limit] if limit else records
 
+    def desired_history(self, limit: int | None = None) -> list[tuple[UpdateRecord, DesiredNodeSet | None]]:
+        """Newest first: each update with the desired node set its config held (None when the entry has
+        none or it no longer parses). One `pulumi stack history` call; versions counted as in `history`."""
+        entries = self._stack.history()
+        total = len(entries)
+        out: list[tuple[UpdateRecord, DesiredNodeSet | None]] = []
+        for i, h in enumerate(entries[:limit] if limit else entries):
+            record = UpdateRecord(version=h.version or total - i, kind=h.kind, result=h.result,
+                                  message=h.message or "", start_time=h.start_time, end_time=h.end_time,
+                                  resource_changes=dict(h.resource_changes or {}))
+            config = dict(h.config or {})
+            raw = config.get(DESIRED_CONFIG)
+            if isinstance(raw, dict) and "value" in raw:  # the CLI's JSON: {"value": ..., "secret": ..., "object": ...}
+                config[DESIRED_CONFIG] = raw["value"]
+            try:
+                desired = desired_from_history_config(config)
+            except Exception:  # noqa: BLE001 - an entry written by an older format explains nothing
+                desired = None
+            out.append((record, desired))
+        return out
+
     def outputs(self) -> dict:
         return {k: v.value for k, v in self._stack.outputs().items()}
 

@@ -1,0 +1,68 @@
+"""`provisioner explain node NAME`: why a node exists, what would happen to it next and why.
+Reads the cluster and the stack once, changes nothing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+import click
+
+from provisioner.cli.output import emit_json, fail, output_option
+from provisioner.cli.run import _local_endpoint, loop_options
+
+
+@click.group("explain")
+def explain_group() -> None:
+    """Explain the provisioner's view of an object."""
+
+
+@explain_group.command("node")
+@click.argument("name")
+@loop_options
+@click.option("--history-limit", type=int, default=None,
+              help="Read only this many of the newest stack updates (default: all).")
+@click.option("--min-savings", type=float, default=0.0, show_default=True,
+              help="As `provisioner run --min-savings`: the consolidation threshold in $/h.")
+@click.option("--churn-guard", type=float, default=600.0, show_default=True,
+              help="As `provisioner run --churn-guard`: seconds a replacement is not consolidated again.")
+@output_option
+def explain_node_cmd(name, kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url,
+                     history_limit, min_savings, churn_guard, output):
+    """Why node NAME exists (its NodePool, the stack update that launched it, later updates naming it)
+    and what the disruption pass would do with it if the cluster stayed as it is now."""
+    from provisioner.disruption.explain import UnknownNode, explain
+    from provisioner.provisioning.config import LoopConfig
+    from provisioner.provisioning.controller import ControllerOptions, ec2_client, fleet_stack
+    from provisioner.provisioning.reconciler import Reconciler
+    from provisioner.state import kinds
+    from provisioner.state.kube import KubeClient
+    from provisioner.state.reflector import Reflector
+    from provisioner.state.store import Store
+
+    loop = LoopConfig(cluster=cluster, region=region)
+    opts = ControllerOptions(loop=loop, stack=stack, kubeconfig=kubeconfig,
+                             ec2_endpoint=ec2_endpoint or _local_endpoint(local_state_dir), backend_url=backend_url)
+    kube, store = KubeClient(kubeconfig), Store()
+    for kind in kinds.ALL:
+        try:
+            Reflector(kube, kind, store, threading.Event(), sleep=lambda s: None).list()
+        except Exception:  # noqa: BLE001 - an optional CRD not installed lists as empty
+            store.replace(kind.name, [])
+    fleet = fleet_stack(opts)
+    rec = Reconciler(loop, store, fleet, ec2_client(region, opts.ec2_endpoint), reporter=None)
+    rec.sync_from_stack()
+    world, extra = rec.world({})
+    guardrails = fleet.guardrails()
+    catalog = rec.catalogs.get(extra["zones"], guardrails)
+    history = fleet.desired_history(limit=history_limit)
+    try:
+        ex = explain(name, world, catalog, history, datetime.now(timezone.utc), guardrails=guardrails,
+                     min_savings_per_hour=min_savings, churn_guard_seconds=churn_guard)
+    except UnknownNode as err:
+        fail(f"{err} (cluster {cluster}, stack {stack})")
+        return
+    if output == "json":
+        emit_json(ex.to_dict())
+        return
+    click.echo(ex.to_text())
