@@ -46,13 +46,24 @@ def loop_options(f):
 @click.option("--batch-max", type=float, default=10.0, show_default=True)
 @click.option("--registration-timeout", type=float, default=900.0, show_default=True)
 @click.option("--launch-timeout", type=float, default=300.0, show_default=True)
+@click.option("--disruption/--no-disruption", default=True, show_default=True,
+              help="Run the disruption controller (emptiness, expiration, drift, consolidation, deleted Nodes).")
+@click.option("--disruption-interval", type=float, default=5.0, show_default=True,
+              help="Seconds between disruption decision passes.")
+@click.option("--min-savings", type=float, default=0.0, show_default=True,
+              help="Consolidation only acts when it saves more than this many dollars per hour.")
+@click.option("--churn-guard", type=float, default=600.0, show_default=True,
+              help="Seconds during which a replacement node is not consolidated again.")
 @click.option("--no-planner-guardrails", is_flag=True, hidden=True,
               help="Plan without the guardrails (the policy pack still rejects): to test the backstop.")
 @click.option("--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True)
 def run_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url, mode, namespace,
             leader_elect, lease_name, lease_seconds, identity, health_host, health_port, batch_idle, batch_max,
-            registration_timeout, launch_timeout, no_planner_guardrails, log_format):
-    """Watch pending pods and add the nodes they need, each change a recorded, policy-checked stack update."""
+            registration_timeout, launch_timeout, disruption, disruption_interval, min_savings, churn_guard,
+            no_planner_guardrails, log_format):
+    """Watch pending pods and add the nodes they need; remove the nodes nobody needs (emptiness,
+    consolidation, expiration, drift, deleted Nodes). Each change is a recorded, policy-checked stack update."""
+    from provisioner.disruption.controller import DisruptionConfig
     from provisioner.provisioning import logs
     from provisioner.provisioning.config import LoopConfig
     from provisioner.provisioning.controller import Controller, ControllerOptions
@@ -64,7 +75,10 @@ def run_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, b
     opts = ControllerOptions(loop=loop, stack=stack, kubeconfig=kubeconfig,
                              ec2_endpoint=ec2_endpoint or _local_endpoint(local_state_dir), backend_url=backend_url,
                              namespace=namespace, leader_elect=leader_elect, lease_name=lease_name, lease_seconds=lease_seconds,
-                             identity=identity, health_host=health_host, health_port=health_port)
+                             identity=identity, health_host=health_host, health_port=health_port,
+                             disruption=DisruptionConfig(interval_seconds=disruption_interval,
+                                                         min_savings_per_hour=min_savings,
+                                                         churn_guard_seconds=churn_guard) if disruption else None)
     controller = Controller(opts)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: controller.stop.set())

@@ -30,6 +30,7 @@ from provisioner.catalog import allocatable as alloc
 from provisioner.catalog.instancetypes import InstanceType, from_ec2
 from provisioner.catalog.labels import node_labels
 from provisioner.fleet import ownership, userdata
+from provisioner.termination import finalizer
 from provisioner.toolchain.tools import KUBERNETES_VERSION as KUBELET_VERSION
 
 LOG = logging.getLogger("node-registrar")
@@ -212,14 +213,19 @@ class NodeRegistrar:
 
         ours: dict[str, str] = {}  # instance id -> node name
         existing: set[str] = set()
+        held: set[str] = set()  # nodes with the provisioner's termination finalizer
         for node in self.kube.nodes():
             meta = node["metadata"]
             existing.add(meta["name"])
             if (meta.get("annotations") or {}).get(REGISTERED_BY) == REGISTERED_BY_VALUE:
                 ours[meta["annotations"].get(INSTANCE_ID_ANNOTATION, "")] = meta["name"]
+                if finalizer.FINALIZER in (meta.get("finalizers") or ()):
+                    held.add(meta["name"])
 
         for instance_id, name in ours.items():
             if instance_id not in running:
+                if name in held:  # the instance is gone: nothing is left for the finalizer to guarantee
+                    finalizer.lift(self.kube, name)
                 self.kube.delete_node(name)
                 existing.discard(name)
                 result.deleted.append(name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from provisioner.disruption.controller import DisruptionConfig, Disruptor
 from provisioner.provisioning.config import LoopConfig
 from provisioner.provisioning.httpserver import HealthServer
 from provisioner.provisioning.leader import LeaseElector
@@ -40,6 +41,7 @@ class ControllerOptions:
     health_host: str = "127.0.0.1"
     health_port: int = 8081
     project_dir: Path | None = None
+    disruption: DisruptionConfig | None = DisruptionConfig()  # None: no disruption controller
 
 
 def ec2_client(region: str, endpoint: str | None) -> Any:
@@ -85,6 +87,8 @@ class Controller:
         self.elector = LeaseElector(self.kube, opts.namespace, opts.lease_name, self.opts.identity,
                                     lease_seconds=opts.lease_seconds, renew_seconds=max(1.0, opts.lease_seconds / 5),
                                     on_change=lambda lead: self.metrics.is_leader.set(1 if lead else 0))
+        self.disruptor = (Disruptor(opts.disruption, self.reconciler, self.kube, self.reporter, self.metrics)
+                          if opts.disruption is not None and opts.loop.mode == "apply" else None)
         self.server: HealthServer | None = None
         self.reflectors: list = []
 
@@ -115,6 +119,9 @@ class Controller:
                  self.opts.stack, self.opts.loop.cluster, self.opts.loop.mode, self.server.port)
 
     def run(self) -> None:
+        if self.disruptor is not None:
+            threading.Thread(target=self.disruptor.run, args=(self.stop, self.is_leader), name="disruption",
+                             daemon=True).start()
         self.reconciler.run(self.stop, self.is_leader)
 
     def close(self) -> None:

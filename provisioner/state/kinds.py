@@ -25,7 +25,7 @@ def key_of(obj: Obj) -> str:
 def _meta(obj: Obj, annotations: bool = True) -> Obj:
     m = obj.get("metadata") or {}
     out = {k: m[k] for k in ("name", "namespace", "uid", "labels", "resourceVersion", "generation",
-                             "ownerReferences", "deletionTimestamp", "creationTimestamp") if k in m}
+                             "ownerReferences", "deletionTimestamp", "creationTimestamp", "finalizers") if k in m}
     if annotations and m.get("annotations"):
         out["annotations"] = m["annotations"]
     return out

@@ -36,13 +36,15 @@ def launch_message(replacements: Sequence[str], nodes: Sequence[str], reason: st
     return f"{PREFIX} launching {_names(replacements)} to replace {_names(nodes)} ({reason}{extra})"
 
 
-def draining_message(nodes: str | Sequence[str], reason: str, savings_per_hour: float,
+def draining_message(nodes: str | Sequence[str], reason: str, savings_per_hour: float | None,
                      replacements: Sequence[str] = (), launch_version: int | None = None) -> str:
+    """`savings_per_hour` None: an involuntary removal (a deleted Node), no savings claimed."""
     more = ""
     if replacements:
         at = f" in update #{launch_version}" if launch_version else ""
         more = f"; replaced by {_names(replacements)} launched{at}"
-    return f"{PREFIX} draining {_names(nodes)} ({reason}, saves ${savings_per_hour:.2f}/h{more})"
+    saves = f", saves ${savings_per_hour:.2f}/h" if savings_per_hour is not None else ""
+    return f"{PREFIX} draining {_names(nodes)} ({reason}{saves}{more})"
 
 
 def removed_message(nodes: str | Sequence[str], reason: str, drain_version: int | None) -> str:

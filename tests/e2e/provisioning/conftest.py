@@ -106,7 +106,11 @@ class Provisioning:
                          "securityGroupSelectorTerms": [{"tags": {bootstrap.DISCOVERY_TAG: DISCOVERY}}]}}
 
     def nodepool(self, name: str, requirements: list[dict] | None = None, taints: list[dict] | None = None,
-                 labels: dict | None = None, weight: int | None = None, limits: dict | None = None) -> str:
+                 labels: dict | None = None, weight: int | None = None, limits: dict | None = None,
+                 disruption: dict | None = None, expire_after: str | None = None,
+                 termination_grace_period: str | None = None) -> str:
+        """A NodePool of this test (its name suffixed with the stack's). Without `disruption` the
+        NodePool never consolidates (`consolidateAfter: Never`): provisioning tests must not lose nodes."""
         name = f"{name}-{self.stack[-5:]}"
         spec: dict = {"template": {"metadata": {"labels": labels or {}},
                                    "spec": {"nodeClassRef": {"group": "provisioner.sh", "kind": "NodeClass",
@@ -116,6 +120,11 @@ class Provisioning:
             spec["weight"] = weight
         if limits:
             spec["limits"] = limits
+        spec["disruption"] = disruption or {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"}
+        if expire_after:
+            spec["template"]["spec"]["expireAfter"] = expire_after
+        if termination_grace_period:
+            spec["template"]["spec"]["terminationGracePeriod"] = termination_grace_period
         self.apply([{"apiVersion": "provisioner.sh/v1", "kind": "NodePool", "metadata": {"name": name}, "spec": spec}])
         return name
 
