@@ -200,3 +200,11 @@ def test_a_node_in_flight_is_explained_from_the_desired_set(catalog):
 def test_unknown_node_is_an_error(catalog):
     with pytest.raises(UnknownNode, match="node nope not found"):
         explain("nope", world([node(catalog, "web-a")], [], [desired("web-a")]), catalog, [], NOW)
+
+
+def test_budget_of_zero_nodes_holds_consolidation_back(catalog):
+    w = world([node(catalog, "web-big", "m5.2xlarge")], [pod("p", "web-big")], [desired("web-big", "m5.2xlarge")],
+              pools=[pool(budgets=[Budget("0")])])
+    nxt = explain("web-big", w, catalog, [], NOW).next
+    assert nxt.kind == "blocked" and nxt.method == "Underutilized"
+    assert nxt.summary == "waits for the budget: Underutilized disruption waits: NodePool web budget #0 nodes=0 allows 0 more"
