@@ -9,8 +9,9 @@ other registered nodes (delete) or on those plus ONE new node cheaper than the s
   unless the whole list can go, also a repair from the whole list (not Karpenter's): simulate
   it, drop the nodes whose pods needed new nodes, again (REPAIRS times), so a few unmovable
   pods early in the order do not stop everything after them;
-* then single nodes, priciest first (a deletion saves the node's price), until none left can beat
-  the best saving found or SINGLE_LOOKAHEAD more were tried after the first that can go;
+* then single nodes in the same order, skipping those cheaper than the best saving found, until
+  SINGLE_LOOKAHEAD more were tried after the first that can go (Karpenter stops at the first);
+* then the nodes found able to go one by one, together (with the repair; not Karpenter's);
 * no spot-to-spot replacement: a set of spot nodes only is deleted, never replaced (Karpenter's
   default, SpotToSpotConsolidation off: its replacement would be spot whenever the NodePool
   allows spot, a cheaper spot type is likely to be interrupted sooner, and replacing with
@@ -34,7 +35,7 @@ from provisioner.fleet.guardrails import Guardrails, vcpus
 from provisioner.provisioning import planner
 
 MAX_MULTI = 100  # candidates the multi-node search considers (Karpenter: 100)
-SINGLE_LOOKAHEAD = 10  # single nodes tried after the first that can go, for a larger saving
+SINGLE_LOOKAHEAD = 20  # single nodes tried after the first that can go, for a larger saving
 REPAIRS = 4  # multi-node: simulations of the whole list, each without the nodes that blocked the last
 REASON = "Underutilized"
 
@@ -71,9 +72,11 @@ def consolidate(world: planner.World, catalog: Catalog, candidates: Sequence[str
     limits = dict(max_nodes or {})
     found = sorted((c for c in found if limits.get(c.pool, 1) > 0), key=lambda c: c.disruption_cost)
     best = search.multi(_within(found, limits)[:MAX_MULTI])
-    single = search.single(found, best.savings_per_hour if best else None)
-    if single is not None and (best is None or single.savings_per_hour > best.savings_per_hour + 1e-9):
-        return single
+    single, movable = search.single(found, best.savings_per_hour if best else None)
+    best = _better(single, best) if single is not None else best
+    if len(movable) >= 2:  # the nodes that could go one by one, together
+        merged = search.repair(_within(movable, limits)[:MAX_MULTI])
+        best = _better(merged, best) if merged is not None else best
     return best
 
 
@@ -110,31 +113,38 @@ class _Search:
                 hi = mid - 1
         if best is not None and len(best.nodes) == len(cands):
             return best
+        repaired = self.repair(cands)
+        return _better(repaired, best) if repaired is not None else best
+
+    def repair(self, cands: list[Candidate]) -> Command | None:
+        """Simulate removing them all; if that fails, again without the nodes whose pods needed
+        the new nodes, up to REPAIRS times."""
         left = list(cands)
         for _ in range(REPAIRS):
             if len(left) < 2 or self.expired():
                 break
             cmd, blocking = self.evaluate(left, prefilter=False)
-            if cmd is not None:
-                return _better(cmd, best)
-            if not blocking:
-                break
+            if cmd is not None or not blocking:
+                return cmd
             left = [c for c in left if c.name not in blocking]
-        return best
+        return None
 
-    def single(self, cands: list[Candidate], to_beat: float | None) -> Command | None:
-        best, looked = None, 0
-        for c in sorted(cands, key=lambda c: (-c.price, c.disruption_cost)):
+    def single(self, cands: list[Candidate], to_beat: float | None) -> tuple[Command | None, list[Candidate]]:
+        """The best single-node command, and every node found able to go on its own."""
+        best, looked, movable = None, 0, []
+        for c in cands:
             bar = best.savings_per_hour if best else to_beat
             if bar is not None and c.price <= bar + 1e-9:
-                break  # sorted by price: no later node can save more
+                continue  # cannot save more than its price
             if self.expired() or looked >= SINGLE_LOOKAHEAD:
                 break
             looked += best is not None
             cmd, _ = self.evaluate([c])
-            if cmd is not None and (bar is None or cmd.savings_per_hour > bar + 1e-9):
-                best = cmd
-        return best
+            if cmd is not None:
+                movable.append(c)
+                if bar is None or cmd.savings_per_hour > bar + 1e-9:
+                    best = cmd
+        return best, movable
 
     def evaluate(self, removed: list[Candidate], prefilter: bool = True) -> tuple[Command | None, set[str]]:
         """The command removing exactly these nodes, or None and the nodes whose pods needed

@@ -103,6 +103,9 @@ class Cluster:
         self.free_mem = sum(max(n.allocatable.get("memory", 0) - self.used[n.name][1], 0)
                             for n in self.nodes if not n.unschedulable)
         self._nodes_by_name = {n.name: n for n in self.nodes}
+        self._frees = sorted(((n.name, n.allocatable.get("cpu", 0) - self.used[n.name][0],
+                               n.allocatable.get("memory", 0) - self.used[n.name][1])
+                              for n in self.nodes if not n.unschedulable), key=lambda f: (-f[1], -f[2], f[0]))
         self._pods = {p.key: p for p in self.pods}
         self.zonal = {p.key for p in self.pods if _zonal(p)}
         self._alloc: dict[str, tuple[int, int, int]] = {}
@@ -147,7 +150,8 @@ class Cluster:
 
     def may_fit(self, removed: list[Candidate], limit: float) -> bool:
         """A necessary condition, resources only: the moving pods' CPU and memory fit in the free
-        room of the remaining nodes plus the largest new node the saving allows."""
+        room of the remaining nodes plus the largest new node the saving allows, and each of them
+        fits in the free room of one remaining node or in that new node."""
         cpu = sum(c.demand[0] for c in removed)
         mem = sum(c.demand[1] for c in removed)
         free_cpu, free_mem = self.free_cpu, self.free_mem
@@ -161,7 +165,22 @@ class Cluster:
         for o in self.offerings_below(limit, removed):
             it = self.catalog.instance_types[o.instance_type]
             new_cpu, new_mem = max(new_cpu, it.vcpu * 1000), max(new_mem, it.memory_mib * MIB)
-        return cpu <= free_cpu + new_cpu and mem <= free_mem + new_mem
+        if cpu > free_cpu + new_cpu or mem > free_mem + new_mem:
+            return False
+        gone = {c.name for c in removed}
+        sizes = {(p.requests.get("cpu", 0), p.requests.get("memory", 0)) for c in removed for p in self.by_node[c.name]
+                 if p.key in self.moving}
+        for pc, pm in sizes:
+            if pc <= new_cpu and pm <= new_mem:
+                continue
+            for name, fc, fm in self._frees:  # most free CPU first
+                if fc < pc:
+                    return False
+                if fm >= pm and name not in gone:
+                    break
+            else:
+                return False
+        return True
 
     def simulate(self, removed: list[Candidate], limit: float, hold: tuple[int, int, int] | None = None) -> Plan:
         """Where the removed nodes' workload pods would go; new nodes only from offerings cheaper
