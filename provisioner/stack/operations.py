@@ -29,6 +29,9 @@ from provisioner.stack.target import StackTarget
 DESIRED_CONFIG = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
 
 
+HISTORY_PAGE = 1_000_000  # "all": the CLI pages history by 10 by default
+
+
 class StackOperationError(RuntimeError):
     """A stack operation failed; `changes` holds what the engine reported before failing."""
 
@@ -149,7 +152,7 @@ class FleetStack:
             except auto.errors.CommandError as err:
                 raise self._failure("update", err, events) from None
         outputs = {k: v.value for k, v in result.outputs.items()}
-        version = result.summary.version or len(self._stack.history())
+        version = result.summary.version or len(self._all_history())
         return ApplyResult(version, events.result(), message, time.monotonic() - start, outputs)
 
     def refresh(self, clear_pending_creates: bool = False) -> ChangeSet:
@@ -160,9 +163,13 @@ class FleetStack:
             raise self._failure("refresh", err, events) from None
         return events.result()
 
+    def _all_history(self) -> list:
+        """Every entry, newest first: `pulumi stack history` returns only the newest 10 unless paged."""
+        return self._stack.history(page_size=HISTORY_PAGE, page=1)
+
     def history(self, limit: int | None = None) -> list[UpdateRecord]:
         """Newest first. The DIY backend reports no version numbers, so they are counted here."""
-        entries = self._stack.history()
+        entries = self._all_history()
         total = len(entries)
         records = [
             UpdateRecord(version=h.version or total - i, kind=h.kind, result=h.result, message=h.message or "",
@@ -175,7 +182,7 @@ class FleetStack:
     def desired_history(self, limit: int | None = None) -> list[tuple[UpdateRecord, DesiredNodeSet | None]]:
         """Newest first: each update with the desired node set its config held (None when the entry has
         none or it no longer parses). One `pulumi stack history` call; versions counted as in `history`."""
-        entries = self._stack.history()
+        entries = self._all_history()
         total = len(entries)
         out: list[tuple[UpdateRecord, DesiredNodeSet | None]] = []
         for i, h in enumerate(entries[:limit] if limit else entries):

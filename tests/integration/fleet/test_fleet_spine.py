@@ -103,6 +103,20 @@ def test_history_records_each_update_with_message_and_counts(fleet, desired_fact
     assert history[0].version == history[1].version + 1
 
 
+def test_history_beyond_the_cli_page_of_ten_keeps_every_update_and_numbers_them(fleet, desired_factory):
+    desired = desired_factory(1)
+    fleet.apply(desired, "update 1")
+    for i in range(2, 12):  # refreshes are history entries too, and cheap
+        fleet.refresh()
+    last = fleet.apply(desired.with_nodes([]), "update 12")
+
+    history = fleet.history()
+    assert len(history) == 12
+    assert last.version == 12 and history[0].version == 12 and history[-1].version == 1
+    assert history[-1].message == "update 1"
+    assert len(fleet.desired_history()) == 12
+
+
 def test_denied_family_is_rejected_before_anything_is_created(fleet, desired_factory, ec2_client, cluster):
     desired = desired_factory(1)
     bad = DesiredNode(**{**desired.nodes[0].__dict__, "name": f"{cluster}-gpu", "instance_types": ("p3.2xlarge",)})
