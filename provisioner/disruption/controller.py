@@ -70,6 +70,7 @@ class Disruptor:
         self.voluntary: threading.Thread | None = None
         self.outcomes: list[Outcome] = []
         self.last: methods.PassResult | None = None
+        self.passes = 0  # decision passes run (the demo waits for quiet ones)
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -122,6 +123,7 @@ class Disruptor:
             consolidation_deadline_seconds=self.cfg.consolidation_deadline_seconds))
         self.metrics.disruption_pass_seconds.observe(time.perf_counter() - t0)
         self.last = result
+        self.passes += 1
         for b in result.blocked:
             self.metrics.disruption_blocked.labels(b.reason).inc()
             if b.node:

@@ -29,3 +29,12 @@ def documents(scale: int = 1) -> list[dict]:
 
 def pod_count(scale: int = 1) -> int:
     return sum(d["spec"]["replicas"] for d in documents(scale) if d["kind"] == "Deployment")
+
+
+# The demo's scale-down: spot batch work finishes (its nodes become empty), the others shrink
+# (their nodes become underutilized and are consolidated).
+SCALED_DOWN = {"frontend": 4, "api": 2, "search": 1, "image-resizer": 2, "batch-worker": 0, "checkout": 3}
+
+
+def scaled_down(scale: int = 1) -> dict[str, int]:
+    return {name: replicas * scale for name, replicas in SCALED_DOWN.items()}
