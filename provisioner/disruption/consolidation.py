@@ -73,10 +73,9 @@ def consolidate(world: planner.World, catalog: Catalog, candidates: Sequence[str
     found = sorted((c for c in found if limits.get(c.pool, 1) > 0), key=lambda c: c.disruption_cost)
     best = search.multi(_within(found, limits)[:MAX_MULTI])
     single, movable = search.single(found, best.savings_per_hour if best else None)
-    best = _better(single, best) if single is not None else best
+    best = _better(single, best)
     if len(movable) >= 2:  # the nodes that could go one by one, together
-        merged = search.repair(_within(movable, limits)[:MAX_MULTI])
-        best = _better(merged, best) if merged is not None else best
+        best = _better(search.repair(_within(movable, limits)[:MAX_MULTI]), best)
     return best
 
 
@@ -107,14 +106,12 @@ class _Search:
             mid = (lo + hi) // 2
             cmd, _ = self.evaluate(cands[:mid])
             if cmd is not None:
-                best = _better(cmd, best)
-                lo = mid + 1
+                best, lo = _better(cmd, best), mid + 1
             else:
                 hi = mid - 1
         if best is not None and len(best.nodes) == len(cands):
             return best
-        repaired = self.repair(cands)
-        return _better(repaired, best) if repaired is not None else best
+        return _better(self.repair(cands), best)
 
     def repair(self, cands: list[Candidate]) -> Command | None:
         """Simulate removing them all; if that fails, again without the nodes whose pods needed
@@ -169,9 +166,10 @@ class _Search:
         pods = tuple(sorted(owner))
         names = tuple(c.name for c in removed)
         if not plan.new_nodes:
-            hosts = {plan.placements[p] for p in pods if p in plan.placements}
-            return Command(REASON, names, None, price, pods, f"pods of {_names(names)} fit on {len(hosts)} other "
-                           f"node{'s' if len(hosts) != 1 else ''}" if pods else f"{_names(names)} run no workload pods"), set()
+            hosts = len({plan.placements[p] for p in pods if p in plan.placements})
+            why = f"pods of {_names(names)} fit on {hosts} other node{'s' if hosts != 1 else ''}" if pods \
+                else f"no workload pods on {_names(names)}"
+            return Command(REASON, names, None, price, pods, why), set()
         pn = plan.new_nodes[0]
         prices = self.cluster.prices
         types = tuple(t for t in planner._launch_types(pn, self.catalog, self.guardrails)
@@ -196,8 +194,11 @@ class _Search:
         return after <= max(cap, total)  # never above the cap, and never worse than now
 
 
-def _better(cmd: Command, best: Command | None) -> Command:
-    return cmd if best is None or cmd.savings_per_hour > best.savings_per_hour + 1e-9 else best
+def _better(cmd: Command | None, best: Command | None) -> Command | None:
+    """The one saving more; `best` on a tie (found first)."""
+    if cmd is None or (best is not None and cmd.savings_per_hour <= best.savings_per_hour + 1e-9):
+        return best
+    return cmd
 
 
 def _names(names: tuple[str, ...], shown: int = 3) -> str:

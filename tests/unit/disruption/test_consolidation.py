@@ -215,7 +215,7 @@ def test_daemonset_mirror_and_finished_pods_are_ignored(catalog):
 def test_empty_candidate_is_deleted_too(catalog):
     w = world([node(catalog, "a"), node(catalog, "b")], [pod("agent", "a", owner="DaemonSet")])
     cmd = consolidate(w, catalog, ["a"])
-    assert cmd is not None and cmd.pods == () and cmd.explanation == "a run no workload pods"
+    assert cmd is not None and cmd.pods == () and cmd.explanation == "no workload pods on a"
 
 
 def test_unknown_candidates_and_no_candidates(catalog):
