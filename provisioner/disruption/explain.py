@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from provisioner.api.patterns import format_duration
 from provisioner.api.types import NodePool
-from provisioner.disruption import budgets, methods
+from provisioner.disruption import methods
 from provisioner.disruption.expiration import created_at
 from provisioner.fleet.desired import DesiredNode, DesiredNodeSet
 from provisioner.fleet.guardrails import Guardrails
@@ -380,22 +380,7 @@ def _next(ex: Explanation, obj: Obj | None, desired: DesiredNode | None, world: 
         if ex.pods and not inp.settled:
             return Next("waits", "consolidation waits until the cluster is settled (pods pending or nodes "
                                  "launching)", note=note)
-        if ex.pods and (held := _consolidation_budget(world, pool, now)):
-            # the pass gives consolidation no node of a pool whose budget allows none, and says nothing
-            return Next("blocked", f"waits for the budget: {held}", method="Underutilized",
-                        blocked=({"reason": "Budget", "message": held},), note=note)
     return Next("kept", "kept: needed (its pods fit nowhere cheaper)", note=note)
-
-
-def _consolidation_budget(world: planner.World, pool: NodePool, now: datetime) -> str | None:
-    """Why the NodePool's budgets allow no Underutilized disruption now (None when they allow one)."""
-    mine = [d for d in world.desired.nodes if d.node_pool == pool.name]
-    busy = sum(1 for d in mine if d.state == "draining")
-    allow = budgets.allowed(pool.disruption.budgets, "Underutilized", len(mine), busy, now)
-    if allow.nodes > 0:
-        return None
-    return (f"Underutilized disruption waits: NodePool {pool.name} "
-            f"{allow.describe(pool.disruption.budgets)}")
 
 
 def _method_of(note: str | None) -> str | None:

@@ -212,9 +212,20 @@ class _Context:
                 self.notes.setdefault(name, f"pods changed less than consolidateAfter ({after}) ago")
                 continue
             candidates.append(name)
+        allowances = self.allowance("Underutilized")
+        already = {b.node for b in self.blocked}
+        for name in [c for c in candidates if allowances[self.pool_of(c)].nodes <= 0]:
+            candidates.remove(name)
+            if name in already:  # an earlier method already said which budget holds it
+                continue
+            pool = self.pool_of(name)
+            why = allowances[pool].describe(self.pools[pool].disruption.budgets)
+            self.blocked.append(Blocked(name, pool, "Budget",
+                                        f"Underutilized disruption of {name} waits: NodePool {pool} {why}"))
+            self.notes[name] = f"Underutilized, waiting for the budget of NodePool {pool} ({why})"
         if not candidates:
             return None
-        allow = {p: a.nodes for p, a in self.allowance("Underutilized").items()}
+        allow = {p: a.nodes for p, a in allowances.items()}
         command = consolidate(self.inp.world, self.inp.catalog, candidates, max_nodes=allow,
                               min_savings_per_hour=self.inp.min_savings_per_hour, guardrails=self.inp.guardrails,
                               deadline_seconds=self.inp.consolidation_deadline_seconds)

@@ -207,4 +207,5 @@ def test_budget_of_zero_nodes_holds_consolidation_back(catalog):
               pools=[pool(budgets=[Budget("0")])])
     nxt = explain("web-big", w, catalog, [], NOW).next
     assert nxt.kind == "blocked" and nxt.method == "Underutilized"
-    assert nxt.summary == "waits for the budget: Underutilized disruption waits: NodePool web budget #0 nodes=0 allows 0 more"
+    assert nxt.summary == ("waits for the budget: Underutilized disruption of web-big waits: NodePool web "
+                           "budget #0 nodes=0 allows 0 more")

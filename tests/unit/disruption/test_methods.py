@@ -157,3 +157,12 @@ def test_workload_sets_and_stability_clock():
     assert later["a"][1] == NOW
     changed = methods.track_stable(later, {"a": frozenset()}, NOW + timedelta(minutes=2))
     assert changed["a"][1] == NOW + timedelta(minutes=2)
+
+
+def test_a_budget_of_zero_for_underutilized_is_named(catalog):
+    nodes = [node("a", catalog), node("b", catalog)]
+    pods = [bound("1", "a"), bound("2", "b")]
+    r = run(world(nodes, pods, pool(budgets=(Budget("0", reasons=("Underutilized",)),))), catalog)
+    assert r.action is None
+    assert {b.node for b in r.blocked if b.reason == "Budget"} == {"a", "b"}
+    assert "Underutilized disruption of a waits" in next(b.message for b in r.blocked if b.node == "a")
