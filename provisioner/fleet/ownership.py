@@ -9,6 +9,7 @@ NODE_NAME = "provisioner.sh/node-name"
 MANAGED_BY = "provisioner.sh/managed-by"
 MANAGED_BY_VALUE = "provisioner"
 STATE = "provisioner.sh/state"  # "active" or "draining" (set by disruption)
+DISRUPTION_REASON = "provisioner.sh/disruption-reason"  # on a draining node: Empty, Drifted, Underutilized, ...
 
 
 def cluster_tag_key(cluster: str) -> str:

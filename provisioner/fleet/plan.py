@@ -139,4 +139,6 @@ def node_tags(desired: DesiredNodeSet, node: DesiredNode) -> dict[str, str]:
         ownership.STATE: node.state,
         "Name": node.name,
     }
+    if node.state == "draining" and node.reason:
+        tags[ownership.DISRUPTION_REASON] = node.reason
     return dict(sorted(tags.items()))

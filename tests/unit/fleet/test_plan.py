@@ -85,3 +85,14 @@ def test_overrides_and_tags_come_from_the_nodes_own_settings():
     assert specs["web-1"].overrides[0].subnet_id == "subnet-0123456789abcdef0"
     assert specs["web-2"].overrides[0].subnet_id == "subnet-0aaaaaaaaaaaaaaaa"
     assert specs["web-1"].tags["team"] == "platform" and specs["web-2"].tags["team"] == "infra"
+
+
+def test_a_draining_node_carries_its_state_and_disruption_reason_and_keeps_its_template():
+    desired = parse(valid_doc())
+    draining = desired.with_nodes([replace(desired.nodes[0], state="draining", reason="Underutilized"),
+                                   *desired.nodes[1:]])
+    before, after = plan_fleet(desired).nodes[0], plan_fleet(draining).nodes[0]
+    assert after.tags[ownership.STATE] == "draining"
+    assert after.tags[ownership.DISRUPTION_REASON] == "Underutilized"
+    assert ownership.DISRUPTION_REASON not in before.tags and before.tags[ownership.STATE] == "active"
+    assert after.template.key == before.template.key  # marking a node never replaces it
