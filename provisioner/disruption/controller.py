@@ -124,12 +124,15 @@ class Disruptor:
         self.metrics.disruption_pass_seconds.observe(time.perf_counter() - t0)
         self.last = result
         self.passes += 1
+        by_budget: dict[str, list[methods.Blocked]] = {}
         for b in result.blocked:
             self.metrics.disruption_blocked.labels(b.reason).inc()
             if b.node:
                 self.reporter.node_event(b.node, "DisruptionBlocked", b.message)
             if b.pool and b.reason == "Budget":
-                self.reporter.nodepool_event(b.pool, "DisruptionBlocked", b.message)
+                by_budget.setdefault(b.pool, []).append(b)
+        for pool, held in by_budget.items():
+            self.reporter.nodepool_event(pool, "DisruptionBlocked", _pool_blocked_message(held))
         if result.action is not None:
             self._start(result.action)
         return result
@@ -280,6 +283,14 @@ class Disruptor:
             self.reporter.node_event(name, "Removed", f"{reason}: instance terminated in stack update "
                                      f"#{removed.version}")
         LOG.info("removed %s (%s) in update #%s", ", ".join(nodes), reason, removed.version)
+
+
+def _pool_blocked_message(held: list[methods.Blocked]) -> str:
+    """One line per NodePool and pass that stays the same while the same nodes wait: an Event per
+    held node would alternate the NodePool's last message and send Events on every pass."""
+    first = min(held, key=lambda b: (b.node or "", b.message))
+    more = len(held) - 1
+    return first.message + (f" (and {more} more node{'s' * (more > 1)})" if more else "")
 
 
 def _with_added(desired: DesiredNodeSet, action: Action) -> DesiredNodeSet:
