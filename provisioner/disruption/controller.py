@@ -271,8 +271,9 @@ class Disruptor:
             if r.remaining:
                 self.reporter.node_event(r.node, "DrainTimedOut", f"terminationGracePeriod passed with "
                                          f"{len(r.remaining)} pods left: {', '.join(r.remaining[:5])}", "Warning")
-        if drain_version is None:
-            drain_version = lifecycle.drain_version_in(self.rec.fleet.history(limit=50), nodes[0])
+        if drain_version is None:  # a resumed drain: its update number is in the history
+            with self.rec.lock:  # the file backend's checkpoint is unreadable while an update writes it
+                drain_version = lifecycle.drain_version_in(self.rec.fleet.history(limit=50), nodes[0])
         removed = self.rec.record(lambda d: lifecycle.without_node(d, nodes),
                                   lifecycle.removed_message(nodes, reason, drain_version))
         if outcome is not None:

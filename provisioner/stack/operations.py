@@ -30,6 +30,7 @@ DESIRED_CONFIG = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
 
 
 HISTORY_PAGE = 1_000_000  # "all": the CLI pages history by 10 by default
+HISTORY_READ_ATTEMPTS = 8
 
 
 class StackOperationError(RuntimeError):
@@ -164,8 +165,18 @@ class FleetStack:
         return events.result()
 
     def _all_history(self) -> list:
-        """Every entry, newest first: `pulumi stack history` returns only the newest 10 unless paged."""
-        return self._stack.history(page_size=HISTORY_PAGE, page=1)
+        """Every entry, newest first: `pulumi stack history` returns only the newest 10 unless paged.
+
+        On the file backend an update rewrites the checkpoint while it runs, and a reader can catch
+        it half-written ("failed to load checkpoint: EOF"): such a read is retried."""
+        for attempt in range(HISTORY_READ_ATTEMPTS):
+            try:
+                return self._stack.history(page_size=HISTORY_PAGE, page=1)
+            except auto.errors.CommandError as err:
+                if "failed to load checkpoint" not in str(err) or attempt == HISTORY_READ_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def history(self, limit: int | None = None) -> list[UpdateRecord]:
         """Newest first. The DIY backend reports no version numbers, so they are counted here."""
