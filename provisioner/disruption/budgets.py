@@ -4,7 +4,8 @@ Each budget allows `nodes` (a count, or a percentage of the NodePool's nodes rou
 is active: always without a schedule, else for `duration` after each tick of its cron `schedule`
 (UTC). A budget with `reasons` applies only to those reasons. Among the budgets that apply and are
 active, the most restrictive wins; nodes already being disrupted count against it. No active
-budget means no limit.
+budget means no limit. A budget that cannot be read (a schedule that is no cron, a duration of
+0) allows nothing: that NodePool fails closed, the others are not held by it.
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ def applies(budget: Budget, reason: str) -> bool:
 class Allowance:
     nodes: int  # how many more nodes may start disruption now (>= 0)
     limited_by: int | None  # index of the budget that decides it; None: no active budget, no limit
+    invalid: str = ""  # why budget `limited_by` cannot be read (its NodePool fails closed: nothing allowed)
 
     def describe(self, budgets: Sequence[Budget]) -> str:
         if self.limited_by is None:
             return "no active budget"
+        if self.invalid:
+            return f"budget #{self.limited_by} is invalid ({self.invalid}): nothing may be disrupted"
         b = budgets[self.limited_by]
         window = f" (schedule {b.schedule!r} for {b.duration})" if b.schedule else ""
         return f"budget #{self.limited_by} nodes={b.nodes}{window} allows {self.nodes} more"
@@ -61,7 +65,11 @@ def allowed(budgets: Sequence[Budget], reason: str, total: int, disrupting: int,
         raise ValueError(f"unknown disruption reason {reason!r} (one of {', '.join(REASONS)})")
     best: tuple[int, int] | None = None
     for i, b in enumerate(budgets):
-        if applies(b, reason) and is_active(b, now):
+        try:
+            active = applies(b, reason) and is_active(b, now)
+        except ValueError as err:  # a schedule the CRD's pattern lets through but no cron: fail closed
+            return Allowance(0, i, str(err))
+        if active:
             n = budget_nodes(b, total)
             if best is None or n < best[0]:
                 best = (n, i)
