@@ -177,3 +177,30 @@ def test_a_scheduled_budget_window_blocks_only_inside_the_window(prov, namespace
     outside = daily_at(datetime.now(timezone.utc) + timedelta(minutes=30))
     set_budgets(prov, pool, [{"nodes": "100%"}, {"nodes": "0", "schedule": outside, "duration": "10m"}])
     wait_removed(prov, pool, nodes)
+
+
+def test_an_invalid_budget_schedule_holds_its_own_nodepool_only(prov, namespace):
+    # "0 25 * * *" fits the CRD's pattern (five fields) but hour 25 is no cron: that NodePool fails closed,
+    # the others are disrupted as usual.
+    bad = prov.nodepool("bad", disruption={"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5s",
+                                           "budgets": [{"nodes": "100%"},
+                                                       {"nodes": "0", "schedule": "0 25 * * *", "duration": "1h"}]})
+    good = prov.nodepool("good", disruption={"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5s",
+                                             "budgets": [{"nodes": "100%"}]})
+    prov.start("--disruption-interval=1")
+    for app, pool in (("a", bad), ("b", good)):
+        create(prov, namespace, deployment(app, namespace, 1, cpu="500m", node_selector={"provisioner.sh/nodepool": pool}))
+    pods = {p["metadata"]["labels"]["app"]: p["spec"]["nodeName"] for p in all_running(prov.kube, namespace, 2, 180)}
+    held, freed = pods["a"], pods["b"]
+    for app in ("a", "b"):
+        scale(prov, namespace, app, 0)
+    wait_for(lambda: not pods_of(prov.kube, namespace), 60, "pods gone")
+
+    wait_for(lambda: any(m.startswith(f"disruption: removed {freed} (Empty)") for m in history_messages(prov)), 120,
+             f"{freed} of NodePool {good} removed")
+    events = wait_for(lambda: blocked_events(prov, "NodePool", bad), 30, f"a DisruptionBlocked Event on {bad}")
+    assert any("budget #1 is invalid" in e["message"] and "25" in e["message"] for e in events), \
+        [e["message"] for e in events]
+    holds_for(lambda: pool_state(prov, bad) == {held: "active"} and held in nodes_by_name(prov.kube), 10,
+              f"{held} kept: its NodePool's budget cannot be read")
+    assert not [m for m in history_messages(prov) if m.startswith("disruption:") and held in m]
