@@ -43,8 +43,7 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
     # Pods bound to a node we don't know about are not ours to place or count.
     pods = [p for p in pods if not p.node_name or p.node_name in node_names]
     classes, bound_ids = build_classes(pods, dims)
-    bound = {k: (cid, next(p.node_name for p in pods if p.key == k)) for k, cid in bound_ids.items()} \
-        if len(bound_ids) < 2000 else _bound_map(pods, bound_ids)
+    bound = _bound_map(pods, bound_ids)
     originally = {c.id: len(c.pending) for c in classes}
     builder = ConstraintBuilder(classes)
     solver = Solver(cols, classes, tuple(inp.nodes), bound, builder)
