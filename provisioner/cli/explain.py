@@ -3,13 +3,12 @@ Reads the cluster and the stack once, changes nothing."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 
 import click
 
 from provisioner.cli.output import emit_json, fail, output_option
-from provisioner.cli.run import _local_endpoint, loop_options
+from provisioner.cli.run import loop_options
 
 
 @click.group("explain")
@@ -32,26 +31,10 @@ def explain_node_cmd(name, kubeconfig, cluster, stack, region, local_state_dir, 
     """Why node NAME exists (its NodePool, the stack update that launched it, later updates naming it)
     and what the disruption pass would do with it if the cluster stayed as it is now."""
     from provisioner.disruption.explain import UnknownNode, explain
-    from provisioner.provisioning.config import LoopConfig
-    from provisioner.provisioning.controller import ControllerOptions, ec2_client, fleet_stack
-    from provisioner.provisioning.reconciler import Reconciler
-    from provisioner.state import kinds
-    from provisioner.state.kube import KubeClient
-    from provisioner.state.reflector import Reflector
-    from provisioner.state.store import Store
+    from provisioner.cli.snapshot import one_shot_reconciler
 
-    loop = LoopConfig(cluster=cluster, region=region)
-    opts = ControllerOptions(loop=loop, stack=stack, kubeconfig=kubeconfig,
-                             ec2_endpoint=ec2_endpoint or _local_endpoint(local_state_dir), backend_url=backend_url)
-    kube, store = KubeClient(kubeconfig), Store()
-    for kind in kinds.ALL:
-        try:
-            Reflector(kube, kind, store, threading.Event(), sleep=lambda s: None).list()
-        except Exception:  # noqa: BLE001 - an optional CRD not installed lists as empty
-            store.replace(kind.name, [])
-    fleet = fleet_stack(opts)
-    rec = Reconciler(loop, store, fleet, ec2_client(region, opts.ec2_endpoint), reporter=None)
-    rec.sync_from_stack()
+    rec = one_shot_reconciler(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url)
+    fleet = rec.fleet
     world, extra = rec.world({})
     guardrails = fleet.guardrails()
     catalog = rec.catalogs.get(extra["zones"], guardrails)

@@ -3,12 +3,10 @@ and policy results. Reads the cluster once, changes nothing."""
 
 from __future__ import annotations
 
-import threading
-
 import click
 
 from provisioner.cli.output import console, emit_json, output_option, table
-from provisioner.cli.run import _local_endpoint, loop_options
+from provisioner.cli.run import loop_options
 
 
 @click.command("preview")
@@ -16,30 +14,14 @@ from provisioner.cli.run import _local_endpoint, loop_options
 @output_option
 def preview_cmd(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url, output):
     """Plan for the pods pending now and preview the stack update (nothing is applied)."""
-    from provisioner.provisioning.config import LoopConfig
-    from provisioner.provisioning.controller import ControllerOptions, ec2_client, fleet_stack
+    from provisioner.cli.snapshot import one_shot_reconciler
     from provisioner.provisioning.proposals import diff_text
-    from provisioner.provisioning.reconciler import Reconciler
-    from provisioner.state import kinds
-    from provisioner.state.kube import KubeClient
-    from provisioner.state.reflector import Reflector
-    from provisioner.state.store import Store
 
-    loop = LoopConfig(cluster=cluster, region=region)
-    opts = ControllerOptions(loop=loop, stack=stack, kubeconfig=kubeconfig,
-                             ec2_endpoint=ec2_endpoint or _local_endpoint(local_state_dir), backend_url=backend_url)
-    kube, store = KubeClient(kubeconfig), Store()
-    for kind in kinds.ALL:
-        try:
-            Reflector(kube, kind, store, threading.Event(), sleep=lambda s: None).list()
-        except Exception:  # noqa: BLE001 - an optional CRD not installed lists as empty
-            store.replace(kind.name, [])
-    fleet = fleet_stack(opts)
-    rec = Reconciler(loop, store, fleet, ec2_client(region, opts.ec2_endpoint), reporter=None)
-    rec.sync_from_stack()
+    rec = one_shot_reconciler(kubeconfig, cluster, stack, region, local_state_dir, ec2_endpoint, backend_url)
+    fleet = rec.fleet
     from provisioner.provisioning import planner
 
-    world, extra = rec._world(rec.expired(rec.clock()))
+    world, extra = rec.world(rec.expired(rec.clock()))
     guardrails = fleet.guardrails()
     decision = planner.decide(world, rec.catalogs.get(extra["zones"], guardrails), guardrails, rec.unavailable, region)
     changes = fleet.preview(decision.desired) if decision.changes else None
