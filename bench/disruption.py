@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.provisioning import _deployment, _free_port, _http_ok, _nodepool, _wait
+from bench.provisioning import _deployment, _free_port, _http_ok, _nodepool, _wait, stop_process_group
 from provisioner import paths
 from provisioner.localcloud.cluster import LocalCluster
 from provisioner.provisioning import bootstrap
@@ -178,13 +177,7 @@ def run(tmp: Path) -> dict[str, Any]:
             "decision_passes": int(pass_count),
         }
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_process_group(proc)
         lc.down()
         settings.unlink(missing_ok=True)
 

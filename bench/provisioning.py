@@ -193,15 +193,20 @@ def run(tmp: Path) -> dict[str, Any]:
     finally:
         if sampler:
             sampler.stop()
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_process_group(proc)
         lc.down()
         settings.unlink(missing_ok=True)
+
+
+def stop_process_group(proc: subprocess.Popen | None) -> None:
+    """SIGTERM the controller's process group (it and its Pulumi engine), SIGKILL after 30 s."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 def _rounds(log: Path) -> list[dict]:
