@@ -71,6 +71,7 @@ class Disruptor:
         self.outcomes: list[Outcome] = []
         self.last: methods.PassResult | None = None
         self.passes = 0  # decision passes run (the demo waits for quiet ones)
+        self._guard_restored = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -90,7 +91,18 @@ class Disruptor:
         with self._lock:
             return any(t.is_alive() for t in self.jobs.values()) or bool(self.voluntary and self.voluntary.is_alive())
 
+    def _restore_guard(self) -> None:
+        """The churn guard outlives a restart or a leader change: replacements come from the stack history."""
+        with self.rec.lock:
+            launched = lifecycle.replacements_launched(self.rec.fleet.history(limit=200))
+        for name, when in launched.items():
+            at = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            self.guard.setdefault(name, at)
+        self._guard_restored = True
+
     def tick(self) -> methods.PassResult | None:
+        if not self._guard_restored:
+            self._restore_guard()
         store = self.rec.store
         nodes, pods = store.list("nodes"), store.list("pods")
         now = self.now()

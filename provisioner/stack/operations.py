@@ -9,6 +9,7 @@ input. Every preview and apply runs the policy packs.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -107,7 +108,10 @@ class FleetStack:
         settings["config"] = config
         path = path or self.settings_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(settings, sort_keys=False))
+        # Atomic: operators, `pulumi preview` and `provisioner explain` read this file at any time.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(yaml.safe_dump(settings, sort_keys=False))
+        os.replace(tmp, path)
 
     def guardrails(self) -> guardrails_mod.Guardrails:
         return guardrails_mod.for_stack(self.target.stacks_dir, self.target.stack)

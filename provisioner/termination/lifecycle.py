@@ -70,6 +70,21 @@ def without_node(desired: DesiredNodeSet, nodes: str | Sequence[str]) -> Desired
 _DRAINING = re.compile(rf"^{re.escape(PREFIX)} draining (.+?) \(")
 
 
+_LAUNCHING = re.compile(rf"^{re.escape(PREFIX)} launching (.+?) to replace ")
+
+
+def replacements_launched(history: Iterable[Any]) -> dict[str, Any]:
+    """Replacement node -> when its launch update ended (`disruption: launching X, Y to replace ...`)."""
+    out: dict[str, Any] = {}
+    for record in history:
+        m = _LAUNCHING.match(record.message or "")
+        when = getattr(record, "end_time", None) or getattr(record, "start_time", None)
+        if m and when is not None and getattr(record, "result", "succeeded") == "succeeded":
+            for name in m.group(1).split(", "):
+                out.setdefault(name, when)
+    return out
+
+
 def drain_version_in(history: Iterable[Any], node: str) -> int | None:
     """The newest successful update whose message starts the drain of `node` (history newest first)."""
     for record in history:

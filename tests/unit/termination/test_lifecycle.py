@@ -126,3 +126,21 @@ def test_drain_version_found_for_any_node_of_a_multi_node_drain():
     assert L.drain_version_in(history, "p-a") == 13
     assert L.drain_version_in(history, "p-bb") == 12
     assert L.drain_version_in(history, "p") is None
+
+
+def test_replacements_launched_are_read_back_from_the_history():
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+
+    @dataclass
+    class Entry:
+        version: int
+        message: str
+        end_time: datetime
+        result: str = "succeeded"
+
+    history = [Entry(3, "disruption: removed a (Underutilized) after drain started in update #2", at),
+               Entry(2, "disruption: launching p-x, p-y to replace a, b (Drifted: AMI changed)", at),
+               Entry(1, "disruption: launching p-z to replace c (Expired: old)", at, result="failed")]
+    assert L.replacements_launched(history) == {"p-x": at, "p-y": at}
