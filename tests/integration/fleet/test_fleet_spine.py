@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -169,8 +170,23 @@ CRASHING_APPLY = textwrap.dedent("""
 """)
 
 
+def orphaned_policy_packs() -> set[int]:
+    """This checkout's fleet-guard analyzers whose engine is gone (reparented)."""
+    pack = str(REPO_ROOT / "policies" / "fleet-guard" / "__main__.py")
+    out = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and pack in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == 1:
+                    out.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def test_killed_apply_then_recover_and_apply_leaves_no_duplicate_or_orphan(
         fleet, target, desired_factory, local_ec2, ec2_client, cluster, tmp_path):
+    before = orphaned_policy_packs()
     desired = desired_factory(6)
     path = tmp_path / "desired.yaml"
     path.write_text(desired.to_yaml())
@@ -199,3 +215,5 @@ def test_killed_apply_then_recover_and_apply_leaves_no_duplicate_or_orphan(
     assert {i["InstanceId"] for i in instances} == recorded_instance_ids(fleet.export())
     assert sorted(node_of_instance(ec2_client, i) for i in instances) == sorted(n.name for n in desired.nodes)
     assert stack_locks(fleet) == []
+    # the engine was SIGKILLed: its policy pack must not outlive it
+    wait_for(lambda: not (orphaned_policy_packs() - before), 15, "the killed engine's policy pack to exit")
