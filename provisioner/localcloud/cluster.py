@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import ssl
 import sys
 import time
@@ -280,7 +281,14 @@ class LocalCluster:
 
     def _start_kine(self, tools: dict[str, toolchain.Tool], timeout: float) -> None:
         port = proc.free_port()
-        child = proc.spawn("kine", [str(tools["kine"].path()), "--endpoint=memory://",
+        # sqlite, not memory://: under a 1,000-pod load kine's memory backend stopped with
+        # "WATCH SEND EVENTS FOR PAST REVISION" (and the apiserver's etcd client panicked on it).
+        assert self.state is not None
+        db = self.state_dir / "kine" / "state.db"
+        shutil.rmtree(db.parent, ignore_errors=True)  # every `up` starts an empty cluster
+        db.parent.mkdir(parents=True)
+        endpoint = f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+        child = proc.spawn("kine", [str(tools["kine"].path()), f"--endpoint={endpoint}",
                                     f"--listen-address=127.0.0.1:{port}", "--metrics-bind-address=0"],
                            self._logfile("kine"), port)
         self._record(child)
