@@ -9,27 +9,17 @@ import pytest
 
 from provisioner.api import load_yaml
 from provisioner.catalog import allocatable as alloc
-from provisioner.catalog.catalog import load_local_catalog
 from provisioner.catalog.labels import node_labels
 from provisioner.disruption.consolidation import consolidate
-from provisioner.fleet.desired import DesiredNodeSet, NodeClassSettings
+from provisioner.fleet.desired import DesiredNodeSet
 from provisioner.fleet.guardrails import Guardrails
 from provisioner.provisioning.planner import World
+from tests.unit.disruption.offerings import PINNED, price
+from tests.unit.provisioning.world import SETTINGS, ZONES
 
-ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 SAMPLE = Path(__file__).resolve().parents[3] / "stacks" / "samples" / "default.yaml"
-SETTINGS = NodeClassSettings(name="default", amis={"amd64": "ami-1", "arm64": "ami-2"},
-                             subnets={z: f"subnet-{z[-1]}" for z in ZONES}, security_group_ids=("sg-1",))
-PINNED = {"node.kubernetes.io/instance-type": "m5.large", "provisioner.sh/capacity-type": "on-demand"}
 
 
-@pytest.fixture(scope="module")
-def catalog():
-    return load_local_catalog("us-east-1", zones=ZONES)
-
-
-def price(catalog, itype, ct="on-demand", zone="us-east-1a"):
-    return next(o.price for o in catalog.offerings if (o.instance_type, o.zone, o.capacity_type) == (itype, zone, ct))
 
 
 def node(catalog, name, itype="m5.xlarge", zone="us-east-1a", ct="on-demand", **spec):

@@ -10,27 +10,17 @@ import pytest
 
 from provisioner.api.types import Budget, Disruption, NodePool
 from provisioner.catalog import allocatable as alloc
-from provisioner.catalog.catalog import load_local_catalog
 from provisioner.catalog.labels import node_labels
 from provisioner.disruption.explain import UnknownNode, explain
-from provisioner.fleet.desired import DesiredNode, DesiredNodeSet, NodeClassSettings
+from provisioner.fleet.desired import DesiredNode, DesiredNodeSet
 from provisioner.provisioning.planner import World
+from tests.unit.disruption.offerings import PINNED, price
+from tests.unit.provisioning.world import SETTINGS
 from provisioner.stack.changes import UpdateRecord
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
-ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
-SETTINGS = NodeClassSettings(name="default", amis={"amd64": "ami-1", "arm64": "ami-2"},
-                             subnets={z: f"subnet-{z[-1]}" for z in ZONES}, security_group_ids=("sg-1",))
-PINNED = {"node.kubernetes.io/instance-type": "m5.large", "provisioner.sh/capacity-type": "on-demand"}
 
 
-@pytest.fixture(scope="module")
-def catalog():
-    return load_local_catalog("us-east-1", zones=ZONES)
-
-
-def price(catalog, itype, ct="on-demand", zone="us-east-1a"):
-    return next(o.price for o in catalog.offerings if (o.instance_type, o.zone, o.capacity_type) == (itype, zone, ct))
 
 
 def pool(name="web", policy="WhenEmptyOrUnderutilized", after=timedelta(minutes=5), budgets=(Budget("100%"),)):

@@ -9,20 +9,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from provisioner.api.types import Budget, Disruption
-from provisioner.catalog.catalog import load_local_catalog
 from provisioner.catalog.labels import node_labels
 from provisioner.disruption import methods
 from provisioner.fleet.desired import DesiredNode, DesiredNodeSet
-from tests.unit.provisioning.world import SETTINGS, ZONES, pending_pod, pools
+from tests.unit.provisioning.world import SETTINGS, pending_pod, pools
 from provisioner.provisioning.planner import World
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 LONG_AGO = NOW - timedelta(hours=1)
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_local_catalog("us-east-1", zones=ZONES)
 
 
 def pool(**disruption):
