@@ -17,6 +17,7 @@ from urllib.parse import quote
 from provisioner.state.view import pod_key
 from provisioner.termination import pdbs as B
 from provisioner.termination import pods as P
+from provisioner.termination.finalizer import update_node
 
 DISRUPTED_TAINT = {"key": "provisioner.sh/disrupted", "effect": "NoSchedule"}
 
@@ -57,26 +58,13 @@ def _utcnow() -> datetime:
 
 def taint(kube: Kube, node_name: str, attempts: int = 10) -> bool:
     """Add the disrupted NoSchedule taint (optimistic concurrency on resourceVersion). False if the node is gone."""
-    path = f"/api/v1/nodes/{quote(node_name)}"
-    for _ in range(attempts):
-        status, node = kube.request("GET", path)
-        if status == 404:
-            return False
-        if status != 200:
-            raise RuntimeError(f"GET node {node_name}: HTTP {status}")
+    def change(node: dict) -> dict | None:
         taints = list((node.get("spec") or {}).get("taints") or [])
         if any(t.get("key") == DISRUPTED_TAINT["key"] for t in taints):
-            return True
-        body = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
-                "spec": {"taints": taints + [dict(DISRUPTED_TAINT)]}}
-        status, _ = kube.request("PATCH", path, body, None, "application/merge-patch+json")
-        if status == 200:
-            return True
-        if status == 404:
-            return False
-        if status != 409:
-            raise RuntimeError(f"taint node {node_name}: HTTP {status}")
-    raise RuntimeError(f"taint node {node_name}: conflicts on every attempt")
+            return None
+        return {"spec": {"taints": taints + [dict(DISRUPTED_TAINT)]}}
+
+    return update_node(kube, node_name, change, "taint", attempts)
 
 
 def pods_on(kube: Kube, node_name: str) -> list[dict]:

@@ -7,7 +7,7 @@ for the finalizer to guarantee), so a cluster without a running controller never
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 FINALIZER = "provisioner.sh/termination"
@@ -17,8 +17,9 @@ def has(node: dict) -> bool:
     return FINALIZER in ((node.get("metadata") or {}).get("finalizers") or ())
 
 
-def _set(kube: Any, name: str, add: bool, attempts: int = 5) -> bool:
-    """Add or lift the finalizer with a resourceVersion precondition (retried on conflict). False if the Node is gone."""
+def update_node(kube: Any, name: str, change: Callable[[dict], dict | None], what: str, attempts: int = 10) -> bool:
+    """GET the Node, merge-patch what `change(node)` returns (None: nothing to do) with its resourceVersion
+    as precondition, retried on conflict. False if the Node is gone."""
     path = f"/api/v1/nodes/{quote(name)}"
     for _ in range(attempts):
         status, node = kube.request("GET", path)
@@ -26,22 +27,30 @@ def _set(kube: Any, name: str, add: bool, attempts: int = 5) -> bool:
             return False
         if status != 200:
             raise RuntimeError(f"get node {name}: HTTP {status}")
-        meta = node["metadata"]
-        current = list(meta.get("finalizers") or ())
-        if (FINALIZER in current) == add:
+        body = change(node)
+        if body is None:
             return True
-        if add and meta.get("deletionTimestamp"):
-            return True  # a Node being deleted accepts no new finalizer
-        wanted = current + [FINALIZER] if add else [f for f in current if f != FINALIZER]
-        body = {"metadata": {"finalizers": wanted, "resourceVersion": meta["resourceVersion"]}}
-        status, _ = kube.request("PATCH", path, body, content_type="application/merge-patch+json")
+        body.setdefault("metadata", {})["resourceVersion"] = node["metadata"]["resourceVersion"]
+        status, _ = kube.request("PATCH", path, body, None, "application/merge-patch+json")
         if status == 200:
             return True
         if status == 404:
             return False
         if status != 409:
-            raise RuntimeError(f"patch finalizers of node {name}: HTTP {status}")
-    raise RuntimeError(f"patch finalizers of node {name}: conflict after {attempts} attempts")
+            raise RuntimeError(f"{what} node {name}: HTTP {status}")
+    raise RuntimeError(f"{what} node {name}: conflict after {attempts} attempts")
+
+
+def _set(kube: Any, name: str, add: bool) -> bool:
+    def change(node: dict) -> dict | None:
+        meta = node["metadata"]
+        current = list(meta.get("finalizers") or ())
+        if (FINALIZER in current) == add or (add and meta.get("deletionTimestamp")):
+            return None  # already so; or a Node being deleted, which accepts no new finalizer
+        return {"metadata": {"finalizers": current + [FINALIZER] if add
+                             else [f for f in current if f != FINALIZER]}}
+
+    return update_node(kube, name, change, "patch finalizers of", attempts=5)
 
 
 def add(kube: Any, name: str) -> bool:
