@@ -44,7 +44,7 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
         if placed <= 0:
             continue
         cons = solver.levels[c.id][-1]  # required constraints only
-        m = _requirement_mask(solver, c, cons)
+        m = solver.requirement_mask(c, cons)
         ex = tuple(i for i, n in enumerate(existing) if solver.compatible(c, cons, n)
                    and all(existing_free[i, d] >= r for d, r in enumerate(c.req)))
         mkey = m.tobytes()
@@ -94,20 +94,6 @@ def plan_lower_bound(solver: Solver, classes, originally: dict[int, int]) -> flo
     lp = lower_bound(list(groups.values()) + extra, cols.price, cols.alloc, cols.capacity, cols.pool_idx, limits,
                      existing_free)
     return lp
-
-
-def _requirement_mask(solver: Solver, c, cons) -> np.ndarray:
-    """Columns whose labels and taints admit the class (size aside: fewer distinct masks
-    keep the LP small; the ratio rows and whole classes carry the sizes)."""
-    key = ("req", cons.id)
-    hit = solver._mask_cache.get(key)  # type: ignore[call-overload]
-    if hit is None:
-        hit = solver.cols.terms_mask(cons.reqs, cons.terms)
-        for p in solver.pools:
-            if not solver.tolerates_pool(c, p):
-                hit = hit & ~solver._pool_mask[p.index]
-        solver._mask_cache[key] = hit  # type: ignore[index]
-    return hit
 
 
 def _band(req: tuple[int, ...]) -> int:

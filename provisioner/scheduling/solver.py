@@ -115,6 +115,18 @@ class Solver:
             self._mask_cache[cons.id] = m
         return m
 
+    def requirement_mask(self, c: PodClass, cons: Constraints) -> np.ndarray:
+        """Columns whose labels and taints admit the class, whatever their size."""
+        key = ("req", cons.id)
+        hit = self._mask_cache.get(key)  # type: ignore[call-overload]
+        if hit is None:
+            hit = self.cols.terms_mask(cons.reqs, cons.terms)
+            for p in self.pools:
+                if not self.tolerates_pool(c, p):
+                    hit = hit & ~self._pool_mask[p.index]
+            self._mask_cache[key] = hit  # type: ignore[index]
+        return hit
+
     def kfit(self, req: tuple[int, ...]) -> np.ndarray:
         k = self._kfit_cache.get(req)
         if k is None:
