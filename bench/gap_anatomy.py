@@ -38,6 +38,7 @@ from bench.scheduling import KINDS, make_pods, nodepool
 from provisioner.catalog.catalog import load_local_catalog
 from provisioner.scheduling import SchedulingInput, simulate
 from provisioner.scheduling.columns import Columns, pool_infos
+from provisioner.scheduling.configurations import fractional_upper
 from provisioner.scheduling.convert import pod_from_k8s
 from provisioner.scheduling.simulate import resource_dims
 
@@ -80,7 +81,7 @@ def configuration_lp(req, demand, alloc, price, seed, deadline) -> dict:
                       method="highs")
         value = float(res.fun)
         pi = np.maximum(-res.ineqlin.marginals, 0.0)
-        upper = np.array([_fractional(req[fits[j]], pi[fits[j]], alloc[j]) for j in range(len(price))])
+        upper = np.array([fractional_upper(req[fits[j]], pi[fits[j]], alloc[j]) for j in range(len(price))])
         ratio, added = 0.0, 0
         for j in np.argsort(-upper / price):  # exact pricing where the fractional bound allows a better ratio
             if upper[j] / price[j] <= max(ratio, 1.0) + 1e-12:
@@ -114,22 +115,6 @@ def _quiet_stdout():
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def _fractional(r: np.ndarray, v: np.ndarray, cap: np.ndarray) -> float:
-    """max v.a with r.a <= cap on CPU and memory, a >= 0: an upper bound on a configuration's
-    value (the optimum uses one size, or two with both dimensions full)."""
-    if not len(v):
-        return 0.0
-    r, cap = r[:, :2].astype(float), cap[:2].astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        best = float((np.where(r > 0, cap / r, np.inf).min(axis=1) * v).max())
-        det = r[:, None, 0] * r[None, :, 1] - r[:, None, 1] * r[None, :, 0]
-        xi = (cap[0] * r[None, :, 1] - cap[1] * r[None, :, 0]) / det
-        xj = (r[:, None, 0] * cap[1] - r[:, None, 1] * cap[0]) / det
-        tot = xi * v[:, None] + xj * v[None, :]
-    ok = (np.abs(det) > 1e-12) & (xi >= 0) & (xj >= 0)
-    return max(best, float(tot[ok].max())) if ok.any() else best
 
 
 def analyse(n: int, kinds: tuple[str, ...], minutes: float, catalog) -> dict:

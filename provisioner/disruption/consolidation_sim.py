@@ -200,5 +200,5 @@ class Cluster:
             catalog = replace(self.catalog, offerings=tuple(usable),
                               instance_types={t: types[t] for t in sorted({o.instance_type for o in usable})})
         inp: SchedulingInput = replace(self.base, pods=pods, nodes=nodes, catalog=catalog, unavailable=None,
-                                       compute_bound=False)
+                                       compute_bound=False, repack_seconds=0)
         return simulate(inp)

@@ -67,6 +67,9 @@ class Decision:
         return bool(self.added or self.removed)
 
 
+REPACK_SECONDS = 1.0  # a second to repack from the configuration LP: nodes take far longer to boot
+
+
 def _taints(pool: NodePool) -> tuple[Taint, ...]:
     return tuple(Taint(t.key, t.effect, t.value) for t in (*pool.taints, *pool.startup_taints))
 
@@ -139,7 +142,7 @@ def scheduling_input(world: World, catalog: Catalog, unavailable: UnavailableOff
     inp = SchedulingInput(pods=pods, nodepools=usable_pools, catalog=catalog,
                           nodeclasses=tuple(c for c in world.nodeclasses if c.name in world.settings),
                           nodes=tuple(nodes), daemonsets=tuple(daemonset_from_k8s(d) for d in world.daemonsets),
-                          unavailable=unavailable, compute_bound=False)
+                          unavailable=unavailable, compute_bound=False, repack_seconds=REPACK_SECONDS)
     return inp, pending
 
 

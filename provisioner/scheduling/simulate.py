@@ -13,6 +13,7 @@ from provisioner.scheduling.nodes import SimNode, pool_label
 from provisioner.scheduling.plan import Plan, PlannedNode, SchedulingInput, Unschedulable
 from provisioner.scheduling.reasons import explain
 from provisioner.scheduling.merge import merge_nodes
+from provisioner.scheduling.repack import repack_nodes
 from provisioner.scheduling.solver import Solver
 
 
@@ -47,8 +48,10 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
     originally = {c.id: len(c.pending) for c in classes}
     builder = ConstraintBuilder(classes)
     solver = Solver(cols, classes, tuple(inp.nodes), bound, builder)
+    pod_class = {p.key: c.id for c in classes for p in c.pending}
     solver.run()
     merge_nodes(solver)
+    repack_nodes(solver, pod_class, inp.repack_seconds)
     nodes, cost = _finalize(solver, inp.max_instance_types)
     unschedulable = []
     for cid, cons in solver.unplaced.items():

@@ -81,7 +81,7 @@ class Solver:
             taints = n.taints
             if n.in_flight:  # startup / not-ready taints go away once the node is up
                 taints = tuple(t for t in taints if (t.key, t.effect) not in self._startup)
-            sn = SimNode(len(self.nodes), n.name, [n.allocatable.get(d, 0) for d in self.dims], node=n, taints=taints)
+            sn = SimNode(self._next_idx(), n.name, [n.allocatable.get(d, 0) for d in self.dims], node=n, taints=taints)
             self.nodes.append(sn)
             self.open_nodes.append(sn)
             by_name[n.name] = sn
@@ -439,13 +439,18 @@ class Solver:
         cand = self._groups[(p.index, int(cols.zone_idx[col]), int(cols.ct_idx[col]))]
         self._new_count += 1
         name = f"{p.name}-{self._new_count:05d}"
-        node = SimNode(len(self.nodes), name, [int(v) for v in cols.alloc[col]], pool=p, col=col, cand=cand,
+        node = SimNode(self._next_idx(), name, [int(v) for v in cols.alloc[col]], pool=p, col=col, cand=cand,
                        mask=np.ones(len(cand), dtype=bool))
         self.nodes.append(node)
         self.open_nodes.append(node)
         self.pool_nodes[p.index] += 1
         self.pool_used[p.index] += cols.capacity[col]
         return node
+
+    def _next_idx(self) -> int:
+        """A node id never given before (nodes are dropped, merged and repacked: not len(nodes))."""
+        self._idx_count = getattr(self, "_idx_count", -1) + 1
+        return self._idx_count
 
     def _drop(self, node: SimNode) -> None:
         self.nodes.remove(node)

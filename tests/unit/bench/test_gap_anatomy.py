@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from bench.gap_anatomy import _fractional, configuration_lp
+from bench.gap_anatomy import configuration_lp
+from provisioner.scheduling.configurations import fractional_upper
 
 # dimensions: cpu (m), memory (MiB), pods
 SMALL = [2000, 2000, 10]  # $1.00
@@ -73,4 +74,4 @@ def test_fractional_knapsack_matches_the_lp(seed):
     v = rng.random(7)
     cap = np.array([4000, 3000, 99])
     lp = linprog(-v, A_ub=r[:, :2].T, b_ub=cap[:2], bounds=(0, None), method="highs")
-    assert _fractional(r, v, cap) == pytest.approx(-lp.fun, rel=1e-9)
+    assert fractional_upper(r, v, cap) == pytest.approx(-lp.fun, rel=1e-9)

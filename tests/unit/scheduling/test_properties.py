@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from hypothesis import HealthCheck, given, settings
@@ -137,3 +138,15 @@ def test_raw_lower_bound_never_exceeds_the_plan(inp):
     plan, raw = simulate_with_raw_bound(inp)
     assert validate(inp, plan) == []
     assert raw <= plan.cost_per_hour * (1 + 1e-7) + 1e-9
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_repacking_keeps_every_rule_and_never_costs_more(inp):
+    greedy = simulate(inp)
+    plan = simulate(replace(inp, repack_seconds=5.0))
+    assert validate(inp, plan) == []
+    pending = {p.key for p in inp.pods if not p.node_name}
+    assert set(plan.placements) | {u.pod for u in plan.unschedulable} == pending
+    assert {u.pod for u in plan.unschedulable} == {u.pod for u in greedy.unschedulable}
+    assert plan.cost_per_hour <= greedy.cost_per_hour + 1e-9

@@ -1,0 +1,193 @@
+"""After placement: pack the new nodes' pods again from the configuration LP, when that is cheaper.
+
+Placement goes class by class, so a node is sized for the class that opened it and filled by
+whatever comes later; measured on Karpenter's mix, that leaves about 10% against the
+configuration LP (bench/gap_anatomy.py). This pass takes the pods of a bucket of new nodes
+(the buckets of merge.py: one per NodePool, or per zone and capacity type for pods whose zone
+matters, so zonal spreads and affinities keep their counts), solves the configuration LP of
+their sizes over the bucket's node types (configurations.py, seeded with the nodes as they
+are, so it never starts worse) and rounds it to whole nodes. The result replaces the bucket
+only if it costs less.
+
+Only pods free to move between nodes of the bucket take part: no hostname affinity,
+anti-affinity or host ports (their own or aimed at them). Hostname spreads are kept: the pods
+of a spread's matching set hold at most maxSkew to a node. NodePools with limits are left alone.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from provisioner.scheduling import configurations
+from provisioner.scheduling.merge import _current_price
+from provisioner.scheduling.model import HOSTNAME
+from provisioner.scheduling.nodes import SimNode
+
+
+def repack_nodes(solver, pod_class: dict[str, int], seconds: float) -> int:
+    """Repack bucket by bucket within `seconds` in all; returns the nodes saved."""
+    if seconds <= 0:
+        return 0
+    deadline = time.perf_counter() + seconds
+    cols = solver.cols
+    sensitive = solver.zone_sensitive()
+    buckets: dict[tuple, list[SimNode]] = {}
+    for n in solver.nodes:
+        if n.existing or not n.placed or n.pool.limits or n.pool.node_limit is not None or not _movable(solver, n):
+            continue
+        if any(cid in sensitive for cid in n.counts):
+            key = (n.pool.index, int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col]))
+        else:
+            key = (n.pool.index, None, None)
+        buckets.setdefault(key, []).append(n)
+    saved = 0
+    for key, nodes in sorted(buckets.items(), key=lambda kv: -len(kv[1])):  # biggest first
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        if len(nodes) < 2:
+            continue
+        if key[1] is None:
+            cand, _ = solver.pool_by_price(key[0])
+        else:
+            cand = solver._groups[key]
+            cand = cand[~cols.exotic[cand]]
+        if len(cand):
+            saved += _repack_bucket(solver, nodes, cand, pod_class, left)
+    return saved
+
+
+def _movable(solver, n: SimNode) -> bool:
+    for c, cons in n.cons.values():
+        if any(k == HOSTNAME for k, _ in cons.forbid) or any(a.key == HOSTNAME for a in cons.affinities):
+            return False
+        if HOSTNAME in solver.builder.symmetric.get(c.id, {}):
+            return False
+    return True
+
+
+def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict[str, int], seconds: float) -> int:
+    cols = solver.cols
+    cons_of: dict[int, dict[int, tuple]] = {}
+    pods_of: dict[int, list] = {}
+    for n in nodes:
+        for c, cons in n.cons.values():
+            cons_of.setdefault(c.id, {})[cons.id] = (c, cons)
+        for p in n.placed:
+            pods_of.setdefault(pod_class[p.key], []).append(p)
+    # hostname spread sets: a class in one set holds at most the set's maxSkew per node
+    sets: dict[frozenset, int] = {}
+    for entries in cons_of.values():
+        for _, cons in entries.values():
+            for s in cons.spreads:
+                if s.key == HOSTNAME:
+                    sets[s.matching] = min(sets.get(s.matching, s.max_skew), s.max_skew)
+    set_ids = {m: g for g, m in enumerate(sets)}
+    # sizes: classes with the same requests, node requirements and spread set pack as one
+    size_of: dict[tuple, int] = {}
+    req_rows, masks, groups, members = [], [], [], []
+    for cid, pods in pods_of.items():
+        entries = tuple(cons_of[cid].values())
+        mask = np.ones(len(cand), dtype=bool)
+        for c, cons in entries:
+            mask &= solver.requirement_mask(c, cons)[cand]
+        in_sets = [g for m, g in set_ids.items() if cid in m]
+        if len(in_sets) > 1:
+            return 0  # counted by two hostname spreads: left as placed
+        group = in_sets[0] if in_sets else -1
+        key = (entries[0][0].req, mask.tobytes(), group)
+        i = size_of.get(key)
+        if i is None:
+            i = size_of[key] = len(req_rows)
+            req_rows.append(entries[0][0].req)
+            masks.append(mask)
+            groups.append(group)
+            members.append([])
+        members[i].append((cid, entries, pods))
+    req = np.array(req_rows, dtype=np.int64)
+    compat_cols = np.array(masks).T  # (candidate column, size)
+    # node types: candidate columns alike in allocatable and in which sizes they admit, cheapest kept
+    alloc_c, price_c = cols.alloc[cand], cols.price[cand]
+    key = np.concatenate([alloc_c, np.packbits(compat_cols, axis=1).astype(np.int64)], axis=1)
+    order = np.lexsort((price_c,))
+    _, first = np.unique(key[order], axis=0, return_index=True)
+    types = order[first]  # index into cand of each node type's cheapest column
+    demand = np.array([sum(len(p) for _, _, p in m) for m in members], dtype=np.int64)
+    problem = configurations.Problem(req, demand, alloc_c[types], price_c[types], compat_cols[types],
+                                     np.array(groups, dtype=np.int64),
+                                     np.array([sets[m] for m in sets], dtype=np.int64))
+    seeds = _seeds(solver, nodes, pod_class, size_of, members, problem)
+    try:
+        sol = configurations.solve(problem, seeds, seconds=seconds)
+    except ValueError:
+        return 0
+    packed = configurations.round_solution(sol, demand, problem.price)
+    # hand out the pods, then price each node as the cheapest type holding what it got
+    queues = [[(cid, entries, p) for cid, entries, pods in m for p in pods] for m in members]
+    nodes_out = []
+    for t, config in packed:
+        take, counts = [], np.zeros(len(members), dtype=np.int64)
+        for i in np.nonzero(config)[0]:
+            k = min(int(config[i]), len(queues[i]))
+            take += queues[i][:k]
+            queues[i] = queues[i][k:]
+            counts[i] = k
+        if take:
+            used = counts @ req
+            ok = np.all(problem.alloc >= used, axis=1) & np.all(problem.compat[:, counts > 0], axis=1)
+            fit = np.nonzero(ok)[0]
+            t = int(fit[np.argmin(problem.price[fit])]) if len(fit) else t
+            nodes_out.append((t, take))
+    if any(queues):  # the rounding covers every pod; if it ever did not, keep the nodes as they are
+        return 0
+    old = sum(_current_price(solver, n, cand, alloc_c, price_c) for n in nodes)
+    new = sum(float(problem.price[t]) for t, _ in nodes_out)
+    if new >= old * (1 - 1e-6):
+        return 0
+    for n in nodes:
+        solver.pool_nodes[n.pool.index] -= 1
+        solver.pool_used[n.pool.index] -= cols.capacity[n.col]
+    gone = {n.idx for n in nodes}
+    solver.nodes = [n for n in solver.nodes if n.idx not in gone]
+    solver.open_nodes = [n for n in solver.open_nodes if n.idx not in gone]
+    for t, take in nodes_out:
+        _build_node(solver, int(cand[types[t]]), take)
+    return len(nodes) - len(nodes_out)
+
+
+def _seeds(solver, nodes, pod_class, size_of, members, problem) -> list[tuple[int, np.ndarray]]:
+    """The bucket's nodes as they are, as configurations on the cheapest node type holding them."""
+    index = {}
+    for i, m in enumerate(members):
+        for cid, _, _ in m:
+            index[cid] = i
+    out = []
+    for n in nodes:
+        a = np.zeros(len(members), dtype=np.int64)
+        for p in n.placed:
+            a[index[pod_class[p.key]]] += 1
+        used = a @ problem.req
+        ok = np.all(problem.alloc >= used, axis=1) & np.all(problem.compat[:, a > 0], axis=1)
+        if ok.any():
+            t = np.nonzero(ok)[0]
+            out.append((int(t[np.argmin(problem.price[t])]), a))
+    return out
+
+
+def _build_node(solver, col: int, pods: list) -> SimNode:
+    cols = solver.cols
+    pool = next(p for p in solver.pools if p.index == int(cols.pool_idx[col]))
+    node = solver._new_node(pool, col)
+    for cid, entries, p in pods:
+        c = entries[0][0]
+        for d, r in enumerate(c.req):
+            node.used[d] += int(r)
+        node.counts[cid] = node.counts.get(cid, 0) + 1
+        node.placed.append(p)
+        for cc, cons in entries:
+            if cons.id not in node.cons:
+                node.cons[cons.id] = (cc, cons)
+                node.mask &= solver.cons_mask(cc, cons)[node.cand]
+    return node
