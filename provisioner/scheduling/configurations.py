@@ -28,7 +28,8 @@ import numba
 import numpy as np
 
 EPS = 1e-9
-TAIL, TAIL_GAIN = 10, 1e-3  # stop when 10 rounds gained less than 0.1%
+DUAL_CANDIDATES = 24  # items tried as tight in _dual_prices (the rest only scale the result)
+TAIL, TAIL_GAIN = 10, 2e-4  # stop when 10 rounds gained less than 0.02%
 
 
 @dataclass
@@ -57,7 +58,8 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
           max_iterations: int = 500, types_per_round: int = 8, steps: int = 3000,
           certify: bool = False) -> Solution:
     """Column generation until no node type prices out, `seconds` run out or `max_iterations`.
-    Each round prices the `types_per_round` most promising node types, each search limited to
+    Each round prices node types, most promising first, until `types_per_round` columns came
+    in (or none can), each search limited to
     `steps` branch-and-bound steps (the columns stay feasible; the bound stays valid). With
     `certify`, the final duals are priced on every node type (exactly where the search ends,
     else by the fractional knapsack) for a tighter bound."""
@@ -102,21 +104,11 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
     while it < max_iterations:
         it += 1
         pi = master.solve()
-        # cheap upper bound on each node type's best configuration: per dimension, room times
-        # the best worth per unit of a size it may hold; the least over dimensions
-        with np.errstate(invalid="ignore"):
-            dens = np.where(fits[:, :, None], (pi[:, None] * inv_req)[None, :, :], 0.0).max(axis=1)  # (T, D)
-            upper = np.nan_to_num(alloc * dens, nan=np.inf, posinf=np.inf).min(axis=1)
-        # and by CPU and memory priced so that no size is worth more than its resources
-        live = pi > EPS
-        if live.any():
-            mu = _dual_prices(pi[live], req[live], alloc.max(axis=0))
-            if np.isfinite(mu).all():
-                upper = np.minimum(upper, alloc[:, 0] * mu[0] + alloc[:, 1] * mu[1])
+        upper = _upper_bounds(pi, req, alloc, fits, inv_req)
         ratio_of = upper / price  # per node type: an upper bound on worth / price
         added, inexact = 0, False
-        for t in np.argsort(-ratio_of)[:types_per_round]:
-            if ratio_of[t] <= 1 + EPS:
+        for t in np.argsort(-ratio_of):  # most promising first, until enough columns came in
+            if ratio_of[t] <= 1 + EPS or added >= types_per_round:
                 break
             worth, a, exact = _price_type(pi, req, alloc[t], demand, fits[t], group, group_cap, steps)
             if exact:
@@ -194,6 +186,21 @@ class _Master:
 
     def value(self) -> tuple[float, np.ndarray]:
         return float(self.h.getInfo().objective_function_value), np.array(self.h.getSolution().col_value)
+
+
+def _upper_bounds(pi, req, alloc, fits, inv_req) -> np.ndarray:
+    """Per node type, a cheap upper bound on its best configuration's worth: the least of, per
+    dimension, room times the best worth per unit, and CPU and memory priced (mu) so that no
+    size is worth more than its resources, times the type's room."""
+    with np.errstate(invalid="ignore"):
+        dens = np.where(fits[:, :, None], (pi[:, None] * inv_req)[None, :, :], 0.0).max(axis=1)
+        upper = np.nan_to_num(alloc * dens, nan=np.inf, posinf=np.inf).min(axis=1)
+    live = pi > EPS
+    if live.any():
+        mu = _dual_prices(pi[live], req[live], alloc.max(axis=0))
+        if np.isfinite(mu).all():
+            upper = np.minimum(upper, alloc[:, 0] * mu[0] + alloc[:, 1] * mu[1])
+    return upper
 
 
 def _farley(pi, req, alloc, price, demand, fits, group, group_cap, steps: int = 20_000) -> float:
@@ -323,22 +330,30 @@ def _knapsack(val, req, cap, maxcnt, group, gcap, suffix, steps):  # pragma: no 
 
 @numba.njit(cache=True)
 def _dual_prices(val, req, cap):  # pragma: no cover - compiled
-    """Least mu (CPU, memory) >= 0 with mu . req_i >= val_i for every item, by mu . cap: then any
-    set of items within free room is worth at most mu . free. The optimum of this two-variable
-    LP is at a vertex: two items tight, or one item and an axis."""
+    """mu (CPU, memory) >= 0 with mu . req_i >= val_i for every item, small in mu . cap: then
+    any set of items within free room is worth at most mu . free. The least such mu is a vertex
+    of a two-variable LP (two items tight, or one and an axis); the vertices are tried among the
+    DUAL_CANDIDATES items worth most per unit of cap, and the best one is scaled up until every
+    item satisfies it (so it is always valid, and exact when the tight items are among those)."""
     n = len(val)
+    score = np.empty(n)
+    for i in range(n):
+        score[i] = -val[i] / max(req[i, 0] / max(cap[0], 1) + req[i, 1] / max(cap[1], 1), 1e-12)
+    top = np.argsort(score)[:DUAL_CANDIDATES]
+    m = len(top)
     best = np.inf
     out = np.zeros(2)
-    for a in range(n):
-        for b in range(a, n + 2):
-            # candidate: item a tight, and item b tight (b < n) or mu_mem = 0 (n) or mu_cpu = 0 (n + 1)
-            if b < n:
+    for ia in range(m):
+        a = top[ia]
+        for ib in range(ia, m + 2):
+            if ib < m:
+                b = top[ib]
                 det = req[a, 0] * req[b, 1] - req[a, 1] * req[b, 0]
                 if det == 0:
                     continue
                 m0 = (val[a] * req[b, 1] - val[b] * req[a, 1]) / det
                 m1 = (req[a, 0] * val[b] - req[b, 0] * val[a]) / det
-            elif b == n:
+            elif ib == m:
                 if req[a, 0] == 0:
                     continue
                 m0, m1 = val[a] / req[a, 0], 0.0
@@ -348,17 +363,21 @@ def _dual_prices(val, req, cap):  # pragma: no cover - compiled
                 m0, m1 = 0.0, val[a] / req[a, 1]
             if m0 < 0 or m1 < 0:
                 continue
-            cost = m0 * cap[0] + m1 * cap[1]
-            if cost >= best:
-                continue
-            ok = True
+            # scale to cover every item
+            scale = 1.0
             for i in range(n):
-                if m0 * req[i, 0] + m1 * req[i, 1] < val[i] * (1 - 1e-9) - 1e-12:
-                    ok = False
-                    break
-            if ok:
+                have = m0 * req[i, 0] + m1 * req[i, 1]
+                if have <= 0:
+                    if val[i] > 0:
+                        scale = np.inf
+                        break
+                    continue
+                if val[i] / have > scale:
+                    scale = val[i] / have
+            cost = scale * (m0 * cap[0] + m1 * cap[1])
+            if cost < best:
                 best = cost
-                out[0], out[1] = m0, m1
+                out[0], out[1] = scale * m0, scale * m1
     if best == np.inf:  # no finite vertex (an item free in CPU and memory): no bound from here
         out[0], out[1] = np.inf, np.inf
     return out
@@ -389,7 +408,8 @@ def round_solution(sol: Solution, demand: np.ndarray, price: np.ndarray,
         if not take.any():
             take[int(np.argmax(x))] = 1
         counts += take
-        left = np.maximum(left - take @ sol.configs, 0)
+        nz = np.nonzero(take)[0]
+        left = np.maximum(left - take[nz] @ sol.configs[nz], 0)
         x = None
     for i in np.nonzero(left)[0]:  # out of rounds: the rest alone, each on its own configuration
         alone = np.nonzero(sol.configs[:, i] > 0)[0]

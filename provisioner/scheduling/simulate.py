@@ -51,7 +51,8 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
     pod_class = {p.key: c.id for c in classes for p in c.pending}
     solver.run()
     merge_nodes(solver)
-    repack_nodes(solver, pod_class, inp.repack_seconds)
+    if repack_nodes(solver, pod_class, inp.repack_seconds):
+        merge_nodes(solver)  # the rounding leaves some nodes part empty
     nodes, cost = _finalize(solver, inp.max_instance_types)
     unschedulable = []
     for cid, cons in solver.unplaced.items():
