@@ -21,6 +21,7 @@ of a spread's matching set hold at most maxSkew to a node. NodePools with limits
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -127,11 +128,22 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
                                      np.array(groups, dtype=np.int64),
                                      np.array([sets[m] for m in sets], dtype=np.int64))
     seeds = _seeds(solver, nodes, pod_class, size_of, members, problem)
+    start = time.perf_counter()
     try:
-        sol = configurations.solve(problem, seeds, seconds=seconds)
+        sol = configurations.solve(problem, seeds, seconds=seconds * 0.7)
     except ValueError:
         return None
-    packed = configurations.round_solution(sol, demand, problem.price)
+    # whole nodes: the LP's configurations floor(x) times; what is left gets an LP of its own
+    # (new configurations for the leftovers), rounded the same way
+    counts = np.floor(sol.x + 1e-9).astype(np.int64)
+    packed = [(int(sol.owner[k]), sol.configs[k]) for k in np.nonzero(counts)[0] for _ in range(int(counts[k]))]
+    nz = np.nonzero(counts)[0]
+    left = np.maximum(demand - counts[nz] @ sol.configs[nz], 0)
+    if left.any():
+        rest = replace(problem, demand=left)
+        keep = [(int(sol.owner[k]), np.minimum(sol.configs[k], left)) for k in np.nonzero(sol.x > 1e-9)[0]]
+        more = configurations.solve(rest, keep, seconds=max(seconds - (time.perf_counter() - start), 0.01))
+        packed += configurations.round_solution(more, left, problem.price)
     # hand out the pods, then price each node as the cheapest type holding what it got
     queues = [[(cid, entries, p) for cid, entries, pods in m for p in pods] for m in members]
     nodes_out = []
