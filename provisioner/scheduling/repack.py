@@ -79,13 +79,15 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
                    seconds: float) -> int | None:
     """The nodes saved, or None when the bucket is left as placed."""
     cols = solver.cols
+    sensitive = solver.zone_sensitive()
     cons_of: dict[int, dict[int, tuple]] = {}
-    pods_of: dict[int, list] = {}
+    pods_of: dict[tuple, list] = {}  # (class, pin) -> pods; pin: the (zone, capacity type) they keep
     for n in nodes:
         for c, cons in n.cons.values():
             cons_of.setdefault(c.id, {})[cons.id] = (c, cons)
         for p in n.placed:
-            pods_of.setdefault(pod_class[p.key], []).append(p)
+            cid = pod_class[p.key]
+            pods_of.setdefault((cid, _pin(cols, n, cid, sensitive)), []).append(p)
     # hostname spread sets: a class in one set holds at most the set's maxSkew per node
     sets: dict[frozenset, int] = {}
     for entries in cons_of.values():
@@ -97,16 +99,18 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
     # sizes: classes with the same requests, node requirements and spread set pack as one
     size_of: dict[tuple, int] = {}
     req_rows, masks, groups, members = [], [], [], []
-    for cid, pods in pods_of.items():
+    for (cid, pin), pods in pods_of.items():
         entries = tuple(cons_of[cid].values())
         mask = np.ones(len(cand), dtype=bool)
         for c, cons in entries:
             mask &= solver.requirement_mask(c, cons)[cand]
+        if pin is not None:  # zonal rules counted these pods in this zone: they stay there
+            mask &= (cols.zone_idx[cand] == pin[0]) & (cols.ct_idx[cand] == pin[1])
         in_sets = [g for m, g in set_ids.items() if cid in m]
         if len(in_sets) > 1:
             return None  # counted by two hostname spreads: left as placed
         group = in_sets[0] if in_sets else -1
-        key = (entries[0][0].req, mask.tobytes(), group)
+        key = (entries[0][0].req, mask.tobytes(), group, pin)
         i = size_of.get(key)
         if i is None:
             i = size_of[key] = len(req_rows)
@@ -114,7 +118,7 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
             masks.append(mask)
             groups.append(group)
             members.append([])
-        members[i].append((cid, entries, pods))
+        members[i].append((cid, pin, entries, pods))
     req = np.array(req_rows, dtype=np.int64)
     compat_cols = np.array(masks).T  # (candidate column, size)
     # node types: candidate columns alike in allocatable and in which sizes they admit, cheapest kept
@@ -123,11 +127,11 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
     order = np.lexsort((price_c,))
     _, first = np.unique(key[order], axis=0, return_index=True)
     types = order[first]  # index into cand of each node type's cheapest column
-    demand = np.array([sum(len(p) for _, _, p in m) for m in members], dtype=np.int64)
+    demand = np.array([sum(len(p) for _, _, _, p in m) for m in members], dtype=np.int64)
     problem = configurations.Problem(req, demand, alloc_c[types], price_c[types], compat_cols[types],
                                      np.array(groups, dtype=np.int64),
                                      np.array([sets[m] for m in sets], dtype=np.int64))
-    seeds = _seeds(solver, nodes, pod_class, size_of, members, problem)
+    seeds = _seeds(solver, nodes, pod_class, members, problem, sensitive)
     start = time.perf_counter()
     try:
         sol = configurations.solve(problem, seeds, seconds=seconds * 0.7)
@@ -145,7 +149,7 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
         more = configurations.solve(rest, keep, seconds=max(seconds - (time.perf_counter() - start), 0.01))
         packed += configurations.round_solution(more, left, problem.price)
     # hand out the pods, then price each node as the cheapest type holding what it got
-    queues = [[(cid, entries, p) for cid, entries, pods in m for p in pods] for m in members]
+    queues = [[(cid, entries, p) for cid, _, entries, pods in m for p in pods] for m in members]
     nodes_out = []
     for t, config in packed:
         take, counts = [], np.zeros(len(members), dtype=np.int64)
@@ -162,7 +166,10 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
             nodes_out.append((t, take))
     if any(queues):  # the rounding covers every pod; if it ever did not, keep the nodes as they are
         return None
-    old = sum(_current_price(solver, n, cand, alloc_c, price_c) for n in nodes)
+    if len(seeds) == len(nodes):  # each node at its cheapest type, as the new ones are priced
+        old = sum(float(problem.price[t]) for t, _ in seeds)
+    else:
+        old = sum(_current_price(solver, n, cand, alloc_c, price_c) for n in nodes)
     new = sum(float(problem.price[t]) for t, _ in nodes_out)
     if new >= old * (1 - 1e-6):
         return None
@@ -177,17 +184,22 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
     return len(nodes) - len(nodes_out)
 
 
-def _seeds(solver, nodes, pod_class, size_of, members, problem) -> list[tuple[int, np.ndarray]]:
+def _pin(cols, n: SimNode, cid: int, sensitive: set[int]):
+    return (int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col])) if cid in sensitive else None
+
+
+def _seeds(solver, nodes, pod_class, members, problem, sensitive) -> list[tuple[int, np.ndarray]]:
     """The bucket's nodes as they are, as configurations on the cheapest node type holding them."""
     index = {}
     for i, m in enumerate(members):
-        for cid, _, _ in m:
-            index[cid] = i
+        for cid, pin, _, _ in m:
+            index[(cid, pin)] = i
     out = []
     for n in nodes:
         a = np.zeros(len(members), dtype=np.int64)
         for p in n.placed:
-            a[index[pod_class[p.key]]] += 1
+            cid = pod_class[p.key]
+            a[index[(cid, _pin(solver.cols, n, cid, sensitive))]] += 1
         used = a @ problem.req
         ok = np.all(problem.alloc >= used, axis=1) & np.all(problem.compat[:, a > 0], axis=1)
         if ok.any():
