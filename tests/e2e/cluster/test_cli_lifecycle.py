@@ -38,6 +38,28 @@ def _processes_mentioning(text: str) -> list[int]:
     return out
 
 
+def _interactive_sigint() -> None:
+    """A process started in the background of a non-interactive shell (as CI runners and
+    `make test &` do) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt:
+    give the CLI under test the disposition an interactive Ctrl-C meets."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _up(state_dir: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([*CLI, "up", "--state-dir", str(state_dir), "--boot-delay", "0", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interactive_sigint)
+
+
+def _stop_leftovers(state_dir: Path) -> None:
+    """A failed test must not leave a cluster running: kill what still mentions its state dir."""
+    for pid in _processes_mentioning(str(state_dir)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _port_free(port: int) -> bool:
     """Nothing listens there any more (TIME_WAIT leftovers of closed connections are fine)."""
     with socket.socket() as s:
@@ -86,8 +108,7 @@ def test_up_down_twice_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_interrupt_during_up_cleans_up(tmp_path: Path) -> None:
     state_dir = tmp_path / "local"
-    proc = subprocess.Popen([*CLI, "up", "--state-dir", str(state_dir), "--boot-delay", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _up(state_dir)
     try:
         def apiserver_starting() -> bool:
             try:
@@ -99,29 +120,30 @@ def test_interrupt_during_up_cleans_up(tmp_path: Path) -> None:
         wait_for(apiserver_starting, 60, "kube-apiserver to be started", interval=0.05)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
+        assert proc.returncode != 0
+        assert "interrupted" in err
+        assert not (state_dir / "cluster.json").exists()
+        assert _processes_mentioning(str(state_dir)) == []
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode != 0
-    assert "interrupted" in err
-    assert not (state_dir / "cluster.json").exists()
-    assert _processes_mentioning(str(state_dir)) == []
+        _stop_leftovers(state_dir)
 
 
 def test_foreground_ctrl_c_stops_everything(tmp_path: Path) -> None:
     state_dir = tmp_path / "local"
-    proc = subprocess.Popen([*CLI, "up", "--state-dir", str(state_dir), "--boot-delay", "0", "--foreground"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _up(state_dir, "--foreground")
     try:
         wait_for(lambda: _cli("status", "--state-dir", str(state_dir)).returncode == 0, 120, "cluster healthy",
                  interval=0.5)
         assert proc.poll() is None, "--foreground must stay attached"
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+        assert not (state_dir / "cluster.json").exists()
+        assert _processes_mentioning(str(state_dir)) == []
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert not (state_dir / "cluster.json").exists()
-    assert _processes_mentioning(str(state_dir)) == []
+        _stop_leftovers(state_dir)
