@@ -123,7 +123,7 @@ def analyse(n: int, kinds: tuple[str, ...], minutes: float, catalog) -> dict:
     pool = nodepool()
     inp = SchedulingInput(pods=pods, nodepools=(pool,), catalog=catalog)
     plan = simulate(inp)
-    repacked = simulate(replace(inp, repack_seconds=1.0))  # what the CLI and the controller buy
+    repacked = simulate(replace(inp, repack_seconds=1.0))  # what `provisioner simulate` buys
     dims = resource_dims(inp)
     alloc, price = node_types(catalog, pool, dims)
     req_of = {p.key: tuple(p.requests.get(d, 0) for d in dims) for p in pods}

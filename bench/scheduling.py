@@ -135,7 +135,7 @@ def run(sizes=SIZES) -> list[dict]:
                 # same process, back to back: less sensitive to the shared machine's load than
                 # pods/s alone (> 1: simulate is slower than the baseline)
                 "seconds_vs_ffd": round(plan.solve_seconds / base_s, 3),
-                # what `provisioner simulate` and the controller do: the same placement, then up
+                # what `provisioner simulate` does: the same placement, then up
                 # to REPACK_SECONDS repacking from the configuration LP (scheduling/repack.py)
                 "repack": {"seconds": round(packed.solve_seconds, 4),
                            "pods_per_second": round(n / packed.solve_seconds, 1),

@@ -24,7 +24,7 @@ class SchedulingInput:
     max_instance_types: int = MAX_INSTANCE_TYPES
     compute_bound: bool = True
     # time for repacking the new nodes from the configuration LP (scheduling/repack.py); 0: off.
-    # Off by default (a pure, fast call); the CLI and the provisioning planner give it a second.
+    # Off by default (a pure, fast call); `provisioner simulate` gives it a second.
     repack_seconds: float = 0.0
 
 
