@@ -17,11 +17,10 @@ room times the best worth per unit), so a run cut short by its time budget stays
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numba
@@ -55,14 +54,11 @@ class Solution:
 
 
 def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float = 1.0,
-          max_iterations: int = 500, types_per_round: int = 8, steps: int = 3000,
-          certify: bool = False) -> Solution:
+          max_iterations: int = 500, types_per_round: int = 8, steps: int = 3000) -> Solution:
     """Column generation until no node type prices out, `seconds` run out or `max_iterations`.
     Each round prices node types, most promising first, until `types_per_round` columns came
     in (or none can), each search limited to
-    `steps` branch-and-bound steps (the columns stay feasible; the bound stays valid). With
-    `certify`, the final duals are priced on every node type (exactly where the search ends,
-    else by the fractional knapsack) for a tighter bound."""
+    `steps` branch-and-bound steps (the columns stay feasible; the bound stays valid)."""
     start = time.perf_counter()
     req = np.ascontiguousarray(p.req, dtype=np.int64)
     demand = np.asarray(p.demand, dtype=np.int64)
@@ -129,10 +125,8 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
             break  # tailing off: the last rounds gained almost nothing
         if time.perf_counter() - start > seconds:
             break
-    pi = master.solve()  # columns added in the last round: the solution covers them
+    master.solve()  # columns added in the last round: the solution covers them
     value, x = master.value()
-    if certify and not converged:
-        best_bound = max(best_bound, _farley(pi, req, alloc, price, demand, fits, group, group_cap))
     bound = max(best_bound * (1 - 1e-9) - 1e-9, 0.0)
     return Solution(bound, value, np.array(master.columns, dtype=np.int64).reshape(-1, n_items),
                     np.array(master.owner, dtype=np.int64), x, converged, it)
@@ -201,19 +195,6 @@ def _upper_bounds(pi, req, alloc, fits, inv_req) -> np.ndarray:
         if np.isfinite(mu).all():
             upper = np.minimum(upper, alloc[:, 0] * mu[0] + alloc[:, 1] * mu[1])
     return upper
-
-
-def _farley(pi, req, alloc, price, demand, fits, group, group_cap, steps: int = 20_000) -> float:
-    """Farley's bound at these duals, every node type's worth bounded as tightly as affordable."""
-    ratio = 1.0
-    for t in range(len(price)):
-        idx = fits[t]
-        upper = fractional_upper(req[idx], pi[idx], alloc[t])
-        if upper / price[t] <= ratio:
-            continue
-        worth, _, exact = _price_type(pi, req, alloc[t], demand, fits[t], group, group_cap, steps)
-        ratio = max(ratio, (worth if exact else upper) / price[t])
-    return float(pi @ demand) / ratio
 
 
 def fractional_upper(r: np.ndarray, v: np.ndarray, cap: np.ndarray) -> float:
@@ -381,6 +362,30 @@ def _dual_prices(val, req, cap):  # pragma: no cover - compiled
     if best == np.inf:  # no finite vertex (an item free in CPU and memory): no bound from here
         out[0], out[1] = np.inf, np.inf
     return out
+
+
+def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> list[tuple[int, np.ndarray]]:
+    """Whole nodes (node type, configuration) covering the demand: the LP's configurations
+    floor(x) times; what is left gets an LP of its own (new configurations for the leftovers),
+    rounded by round_solution. Raises ValueError when a size fits no node type."""
+    start = time.perf_counter()
+    sol = solve(p, seeds, seconds=seconds * 0.7)
+    counts = np.floor(sol.x + 1e-9).astype(np.int64)
+    nz = np.nonzero(counts)[0]
+    packed = [(int(sol.owner[k]), sol.configs[k]) for k in nz for _ in range(int(counts[k]))]
+    left = np.maximum(p.demand - counts[nz] @ sol.configs[nz], 0)
+    if left.any():
+        keep = [(int(sol.owner[k]), np.minimum(sol.configs[k], left)) for k in np.nonzero(sol.x > 1e-9)[0]]
+        more = solve(replace(p, demand=left), keep, seconds=max(seconds - (time.perf_counter() - start), 0.01))
+        packed += round_solution(more, left, p.price)
+    return packed
+
+
+def cheapest_type(p: Problem, counts: np.ndarray) -> int | None:
+    """The cheapest node type that holds these pods of each size and admits them all."""
+    ok = np.all(p.alloc >= counts @ p.req, axis=1) & np.all(p.compat[:, counts > 0], axis=1)
+    fit = np.nonzero(ok)[0]
+    return int(fit[np.argmin(p.price[fit])]) if len(fit) else None
 
 
 def round_solution(sol: Solution, demand: np.ndarray, price: np.ndarray,

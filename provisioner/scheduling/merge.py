@@ -25,26 +25,12 @@ TRIES_PER_NODE = 3
 
 def merge_nodes(solver) -> int:
     cols = solver.cols
-    sensitive = solver.zone_sensitive()
-    buckets: dict[tuple, list[SimNode]] = {}
-    for n in solver.nodes:
-        if n.existing or not n.placed or n.pool.limits or n.pool.node_limit is not None:
-            continue
-        if any(cid in sensitive for cid in n.counts):
-            key = (n.pool.index, int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col]))
-        else:
-            key = (n.pool.index, None, None)
-        buckets.setdefault(key, []).append(n)
     merged = 0
     gone: set[int] = set()
-    for key, nodes in buckets.items():
+    for key, nodes in new_node_buckets(solver).items():
         if len(nodes) < 2:
             continue
-        if key[1] is None:
-            cand, _ = solver.pool_by_price(key[0])
-        else:
-            cand = solver._groups[key]
-            cand = cand[~cols.exotic[cand]]
+        cand = bucket_candidates(solver, key)
         if not len(cand):
             continue
         alloc = cols.alloc[cand]
@@ -90,6 +76,31 @@ def merge_nodes(solver) -> int:
     if gone:
         solver.nodes = [n for n in solver.nodes if n.idx not in gone]
     return merged
+
+
+def new_node_buckets(solver, keep=lambda n: True) -> dict[tuple, list[SimNode]]:
+    """New nodes of NodePools without limits, by (NodePool, zone, capacity type) when a pod on
+    them is concerned by a non-hostname rule, else by (NodePool, None, None)."""
+    cols = solver.cols
+    sensitive = solver.zone_sensitive()
+    buckets: dict[tuple, list[SimNode]] = {}
+    for n in solver.nodes:
+        if n.existing or not n.placed or n.pool.limits or n.pool.node_limit is not None or not keep(n):
+            continue
+        if any(cid in sensitive for cid in n.counts):
+            key = (n.pool.index, int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col]))
+        else:
+            key = (n.pool.index, None, None)
+        buckets.setdefault(key, []).append(n)
+    return buckets
+
+
+def bucket_candidates(solver, key: tuple) -> np.ndarray:
+    """The non-exotic columns a bucket's nodes may take, cheapest first."""
+    if key[1] is None:
+        return solver.pool_by_price(key[0])[0]
+    cand = solver._groups[key]
+    return cand[~solver.cols.exotic[cand]]
 
 
 def _current_price(solver, n: SimNode, cand, alloc, price) -> float:

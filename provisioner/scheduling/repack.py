@@ -21,12 +21,11 @@ of a spread's matching set hold at most maxSkew to a node. NodePools with limits
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 
 from provisioner.scheduling import configurations
-from provisioner.scheduling.merge import _current_price
+from provisioner.scheduling.merge import _current_price, bucket_candidates, new_node_buckets
 from provisioner.scheduling.model import HOSTNAME
 from provisioner.scheduling.nodes import SimNode
 
@@ -36,17 +35,7 @@ def repack_nodes(solver, pod_class: dict[str, int], seconds: float) -> int:
     if seconds <= 0:
         return 0
     deadline = time.perf_counter() + seconds
-    cols = solver.cols
-    sensitive = solver.zone_sensitive()
-    buckets: dict[tuple, list[SimNode]] = {}
-    for n in solver.nodes:
-        if n.existing or not n.placed or n.pool.limits or n.pool.node_limit is not None or not _movable(solver, n):
-            continue
-        if any(cid in sensitive for cid in n.counts):
-            key = (n.pool.index, int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col]))
-        else:
-            key = (n.pool.index, None, None)
-        buckets.setdefault(key, []).append(n)
+    buckets = new_node_buckets(solver, lambda n: _movable(solver, n))
     saved = 0
     todo = sorted((kv for kv in buckets.items() if len(kv[1]) >= 2), key=lambda kv: -len(kv[1]))
     waiting = sum(len(nodes) for _, nodes in todo)
@@ -56,11 +45,7 @@ def repack_nodes(solver, pod_class: dict[str, int], seconds: float) -> int:
             break
         share = left * len(nodes) / waiting
         waiting -= len(nodes)
-        if key[1] is None:
-            cand, _ = solver.pool_by_price(key[0])
-        else:
-            cand = solver._groups[key]
-            cand = cand[~cols.exotic[cand]]
+        cand = bucket_candidates(solver, key)
         if len(cand):
             saved += _repack_bucket(solver, nodes, cand, pod_class, share) is not None
     return saved
@@ -132,22 +117,10 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
                                      np.array(groups, dtype=np.int64),
                                      np.array([sets[m] for m in sets], dtype=np.int64))
     seeds = _seeds(solver, nodes, pod_class, members, problem, sensitive)
-    start = time.perf_counter()
     try:
-        sol = configurations.solve(problem, seeds, seconds=seconds * 0.7)
+        packed = configurations.pack(problem, seeds, seconds)
     except ValueError:
         return None
-    # whole nodes: the LP's configurations floor(x) times; what is left gets an LP of its own
-    # (new configurations for the leftovers), rounded the same way
-    counts = np.floor(sol.x + 1e-9).astype(np.int64)
-    packed = [(int(sol.owner[k]), sol.configs[k]) for k in np.nonzero(counts)[0] for _ in range(int(counts[k]))]
-    nz = np.nonzero(counts)[0]
-    left = np.maximum(demand - counts[nz] @ sol.configs[nz], 0)
-    if left.any():
-        rest = replace(problem, demand=left)
-        keep = [(int(sol.owner[k]), np.minimum(sol.configs[k], left)) for k in np.nonzero(sol.x > 1e-9)[0]]
-        more = configurations.solve(rest, keep, seconds=max(seconds - (time.perf_counter() - start), 0.01))
-        packed += configurations.round_solution(more, left, problem.price)
     # hand out the pods, then price each node as the cheapest type holding what it got
     queues = [[(cid, entries, p) for cid, _, entries, pods in m for p in pods] for m in members]
     nodes_out = []
@@ -159,11 +132,8 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
             queues[i] = queues[i][k:]
             counts[i] = k
         if take:
-            used = counts @ req
-            ok = np.all(problem.alloc >= used, axis=1) & np.all(problem.compat[:, counts > 0], axis=1)
-            fit = np.nonzero(ok)[0]
-            t = int(fit[np.argmin(problem.price[fit])]) if len(fit) else t
-            nodes_out.append((t, take))
+            cheapest = configurations.cheapest_type(problem, counts)
+            nodes_out.append((t if cheapest is None else cheapest, take))
     if any(queues):  # the rounding covers every pod; if it ever did not, keep the nodes as they are
         return None
     if len(seeds) == len(nodes):  # each node at its cheapest type, as the new ones are priced
@@ -200,11 +170,9 @@ def _seeds(solver, nodes, pod_class, members, problem, sensitive) -> list[tuple[
         for p in n.placed:
             cid = pod_class[p.key]
             a[index[(cid, _pin(solver.cols, n, cid, sensitive))]] += 1
-        used = a @ problem.req
-        ok = np.all(problem.alloc >= used, axis=1) & np.all(problem.compat[:, a > 0], axis=1)
-        if ok.any():
-            t = np.nonzero(ok)[0]
-            out.append((int(t[np.argmin(problem.price[t])]), a))
+        t = configurations.cheapest_type(problem, a)
+        if t is not None:
+            out.append((t, a))
     return out
 
 

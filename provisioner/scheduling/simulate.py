@@ -13,7 +13,6 @@ from provisioner.scheduling.nodes import SimNode, pool_label
 from provisioner.scheduling.plan import Plan, PlannedNode, SchedulingInput, Unschedulable
 from provisioner.scheduling.reasons import explain
 from provisioner.scheduling.merge import merge_nodes
-from provisioner.scheduling.repack import repack_nodes
 from provisioner.scheduling.solver import Solver
 
 
@@ -51,8 +50,12 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
     pod_class = {p.key: c.id for c in classes for p in c.pending}
     solver.run()
     merge_nodes(solver)
-    if repack_nodes(solver, pod_class, inp.repack_seconds):
-        merge_nodes(solver)  # the rounding leaves some nodes part empty
+    if inp.repack_seconds > 0:
+        # imported here: numba and HiGHS cost ~0.5 s at import, which callers that never
+        # repack (the controller, consolidation what-ifs) should not pay
+        from provisioner.scheduling.repack import repack_nodes
+        if repack_nodes(solver, pod_class, inp.repack_seconds):
+            merge_nodes(solver)  # the rounding leaves some nodes part empty
     nodes, cost = _finalize(solver, inp.max_instance_types)
     unschedulable = []
     for cid, cons in solver.unplaced.items():

@@ -47,7 +47,7 @@ def test_bound_is_valid_and_rounding_covers_every_pod(seed):
     alloc = np.array([[2000, 2000, 10], [4000, 4000, 10], [2000, 8000, 10]])
     price = np.array([1.0, 1.9, 2.2])
     problem = cfg.Problem(req, demand, alloc, price, np.ones((3, 3), dtype=bool))
-    sol = cfg.solve(problem, seconds=10, certify=True)
+    sol = cfg.solve(problem, seconds=10)
     optimum = _brute_force(req, demand.astype(float), alloc, price)
     assert sol.bound <= optimum + 1e-9
     nodes = cfg.round_solution(sol, demand, price)
