@@ -39,7 +39,7 @@ from bench.scheduling import KINDS, make_pods, nodepool
 from provisioner.catalog.catalog import load_local_catalog
 from provisioner.scheduling import SchedulingInput, simulate
 from provisioner.scheduling.columns import Columns, pool_infos
-from provisioner.scheduling.configurations import fractional_upper
+from provisioner.scheduling.knapsack import fractional_upper
 from provisioner.scheduling.convert import pod_from_k8s
 from provisioner.scheduling.simulate import resource_dims
 

@@ -26,6 +26,9 @@ class SchedulingInput:
     # time for repacking the new nodes from the configuration LP (scheduling/repack.py); 0: off.
     # Off by default (a pure, fast call); `provisioner simulate` gives it a second.
     repack_seconds: float = 0.0
+    # time for the configuration-LP lower bound (scheduling/configuration_bound.py), taken
+    # with the resource LP's when higher; 0: the resource LP alone.
+    bound_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,54 +1,59 @@
 """After placement: pack the new nodes' pods again from the configuration LP, when that is cheaper.
 
 Placement goes class by class, so a node is sized for the class that opened it and filled by
-whatever comes later; measured on Karpenter's mix, that leaves about 10% against the
-configuration LP (bench/gap_anatomy.py). This pass takes the pods of a bucket of new nodes
-(the buckets of merge.py: one per NodePool, or per zone and capacity type for pods whose zone
-matters, so zonal spreads and affinities keep their counts), solves the configuration LP of
-their sizes over the bucket's node types (configurations.py, seeded with the nodes as they
-are, so it never starts worse) and rounds it to whole nodes. The result replaces the bucket
-only if it costs less. Buckets go biggest first, each with its share of the time left.
+whatever comes later; measured on Karpenter's mix, that leaves 10-20% against the
+configuration LP (bench/gap_anatomy.py). This pass takes the pods of a NodePool's new nodes,
+solves the configuration LP of their sizes over the NodePool's node types in every zone
+(configurations.py, seeded with the nodes as they are, so it never starts worse), rounds it
+to whole nodes and hands the pods out again. The result replaces the nodes only if it costs
+less. NodePools go biggest first, each with its share of the time.
 
-Tried and not kept: one bucket per NodePool with zone-sensitive pods pinned to their zone
-(plain pods could then fill zonal nodes), but its LP (~840 sizes, ~460 node types at 5,000
-pods) got too few rounds in a second and saved less than the buckets do.
-
-Only pods free to move between nodes of the bucket take part: no hostname affinity,
-anti-affinity or host ports (their own or aimed at them). Hostname spreads are kept: the pods
-of a spread's matching set hold at most maxSkew to a node. NodePools with limits are left alone.
+What each pod keeps:
+* pods no zonal rule concerns go to any zone and capacity type;
+* pods whose only zonal rule is a zonal topology spread of their own set keep the set's count
+  in every zone (count rows of the LP), but which of them go where is the LP's choice: the few
+  that must sit in an expensive zone are those it packs best;
+* other pods a zonal rule concerns (zonal affinity, anti-affinity, capacity-type spreads, or
+  counted by someone else's) stay in their zone and capacity type;
+* a hostname spread's set keeps at most maxSkew pods per node: the LP packs sizes, and pods
+  are handed out to slots of their size, capped ones first, each to the node holding fewest.
+Pods with hostname affinity, anti-affinity or host ports (their own or aimed at them) are not
+moved; NodePools with limits are left alone.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 
 import numpy as np
 
 from provisioner.scheduling import configurations
-from provisioner.scheduling.merge import _current_price, bucket_candidates, new_node_buckets
-from provisioner.scheduling.model import HOSTNAME
+from provisioner.scheduling.merge import new_node_buckets
+from provisioner.scheduling.model import HOSTNAME, ZONE
 from provisioner.scheduling.nodes import SimNode
 
 
 def repack_nodes(solver, pod_class: dict[str, int], seconds: float) -> int:
-    """Repack bucket by bucket within `seconds` in all; returns how many buckets were replaced."""
+    """Repack NodePool by NodePool within `seconds` in all; returns how many were replaced."""
     if seconds <= 0:
         return 0
     deadline = time.perf_counter() + seconds
-    buckets = new_node_buckets(solver, lambda n: _movable(solver, n))
-    saved = 0
-    todo = sorted((kv for kv in buckets.items() if len(kv[1]) >= 2), key=lambda kv: -len(kv[1]))
+    pools: dict[int, list[SimNode]] = defaultdict(list)
+    for (pool, _, _), nodes in new_node_buckets(solver, lambda n: _movable(solver, n)).items():
+        pools[pool] += nodes
+    todo = sorted((kv for kv in pools.items() if len(kv[1]) >= 2), key=lambda kv: -len(kv[1]))
     waiting = sum(len(nodes) for _, nodes in todo)
-    for key, nodes in todo:  # biggest first, each with its share of the time left
+    replaced = 0
+    for pool, nodes in todo:  # biggest first, each with its share of the time left
         left = deadline - time.perf_counter()
         if left <= 0:
             break
         share = left * len(nodes) / waiting
         waiting -= len(nodes)
-        cand = bucket_candidates(solver, key)
-        if len(cand):
-            saved += _repack_bucket(solver, nodes, cand, pod_class, share) is not None
-    return saved
+        cand = solver.pool_by_price(pool)[0]  # non-exotic, cheapest first
+        replaced += _repack_pool(solver, nodes, cand, pod_class, share) is not None
+    return replaced
 
 
 def _movable(solver, n: SimNode) -> bool:
@@ -60,87 +65,71 @@ def _movable(solver, n: SimNode) -> bool:
     return True
 
 
-def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict[str, int],
-                   seconds: float) -> int | None:
-    """The nodes saved, or None when the bucket is left as placed."""
+class _Items:
+    """The pool's pods as LP sizes: alike in requests, the node types they admit, and which
+    count rows count them. Pods in one size are interchangeable for capacity."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple, int] = {}
+        self.req: list[tuple[int, ...]] = []
+        self.mask: list[np.ndarray] = []
+        self.counted: list[object] = []  # the zonal spread set counting the size, or None
+        self.capped: list[object] = []  # (hostname spread set, per-node cap) limiting it, or None
+        self.pods: list[list[tuple]] = []  # (class id, constraint entries, pod)
+        self.where: dict[str, int] = {}  # pod -> its size
+
+    def add(self, req, mask: np.ndarray, counted, capped, member: tuple) -> None:
+        key = (req, mask.tobytes(), counted, capped)
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.req)
+            self.req.append(req)
+            self.mask.append(mask)
+            self.counted.append(counted)
+            self.capped.append(capped)
+            self.pods.append([])
+        self.pods[i].append(member)
+        self.where[member[2].key] = i
+
+
+def _repack_pool(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict[str, int],
+                 seconds: float) -> int | None:
+    """The nodes saved, or None when the pool is left as placed."""
     cols = solver.cols
     sensitive = solver.zone_sensitive()
-    cons_of: dict[int, dict[int, tuple]] = {}
-    pods_of: dict[tuple, list] = {}  # (class, pin) -> pods; pin: the (zone, capacity type) they keep
+    spreads = _zonal_spreads(solver, nodes, pod_class)
+    caps = _hostname_caps(nodes)
+    if caps is None:
+        return None
+    cons_of: dict[int, tuple] = {}
     for n in nodes:
         for c, cons in n.cons.values():
             cons_of.setdefault(c.id, {})[cons.id] = (c, cons)
+    req_mask = {cid: _mask(solver, entries.values(), cand) for cid, entries in cons_of.items()}
+    items = _Items()
+    targets: dict[tuple, int] = defaultdict(int)  # (spread set, zone) -> pods it keeps there
+    for n in nodes:
+        zone, ct = int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col])
         for p in n.placed:
             cid = pod_class[p.key]
-            pods_of.setdefault((cid, _pin(cols, n, cid, sensitive)), []).append(p)
-    # hostname spread sets: a class in one set holds at most the set's maxSkew per node
-    sets: dict[frozenset, int] = {}
-    for entries in cons_of.values():
-        for _, cons in entries.values():
-            for s in cons.spreads:
-                if s.key == HOSTNAME:
-                    sets[s.matching] = min(sets.get(s.matching, s.max_skew), s.max_skew)
-    set_ids = {m: g for g, m in enumerate(sets)}
-    # sizes: classes with the same requests, node requirements and spread set pack as one
-    size_of: dict[tuple, int] = {}
-    req_rows, masks, groups, members = [], [], [], []
-    for (cid, pin), pods in pods_of.items():
-        entries = tuple(cons_of[cid].values())
-        mask = np.ones(len(cand), dtype=bool)
-        for c, cons in entries:
-            mask &= solver.requirement_mask(c, cons)[cand]
-        if pin is not None:  # zonal rules counted these pods in this zone: they stay there
-            mask &= (cols.zone_idx[cand] == pin[0]) & (cols.ct_idx[cand] == pin[1])
-        in_sets = [g for m, g in set_ids.items() if cid in m]
-        if len(in_sets) > 1:
-            return None  # counted by two hostname spreads: left as placed
-        group = in_sets[0] if in_sets else -1
-        key = (entries[0][0].req, mask.tobytes(), group, pin)
-        i = size_of.get(key)
-        if i is None:
-            i = size_of[key] = len(req_rows)
-            req_rows.append(entries[0][0].req)
-            masks.append(mask)
-            groups.append(group)
-            members.append([])
-        members[i].append((cid, pin, entries, pods))
-    req = np.array(req_rows, dtype=np.int64)
-    compat_cols = np.array(masks).T  # (candidate column, size)
-    # node types: candidate columns alike in allocatable and in which sizes they admit, cheapest kept
-    alloc_c, price_c = cols.alloc[cand], cols.price[cand]
-    key = np.concatenate([alloc_c, np.packbits(compat_cols, axis=1).astype(np.int64)], axis=1)
-    order = np.lexsort((price_c,))
-    _, first = np.unique(key[order], axis=0, return_index=True)
-    types = order[first]  # index into cand of each node type's cheapest column
-    demand = np.array([sum(len(p) for _, _, _, p in m) for m in members], dtype=np.int64)
-    problem = configurations.Problem(req, demand, alloc_c[types], price_c[types], compat_cols[types],
-                                     np.array(groups, dtype=np.int64),
-                                     np.array([sets[m] for m in sets], dtype=np.int64))
-    seeds = _seeds(solver, nodes, pod_class, members, problem, sensitive)
+            entries = tuple(cons_of[cid].values())
+            mask, counted = req_mask[cid], spreads.get(cid)
+            if counted is not None:
+                targets[(counted, zone)] += 1
+            elif cid in sensitive:  # kept in its zone and capacity type
+                mask = mask & (cols.zone_idx[cand] == zone) & (cols.ct_idx[cand] == ct)
+            items.add(entries[0][0].req, mask, counted, caps.get(cid), (cid, entries, p))
+    problem, types = _problem(solver, cand, items, targets)
+    seeds = _seeds(solver, nodes, problem, items)
     try:
         packed = configurations.pack(problem, seeds, seconds)
     except ValueError:
         return None
-    # hand out the pods, then price each node as the cheapest type holding what it got
-    queues = [[(cid, entries, p) for cid, _, entries, pods in m for p in pods] for m in members]
-    nodes_out = []
-    for t, config in packed:
-        take, counts = [], np.zeros(len(members), dtype=np.int64)
-        for i in np.nonzero(config)[0]:
-            k = min(int(config[i]), len(queues[i]))
-            take += queues[i][:k]
-            queues[i] = queues[i][k:]
-            counts[i] = k
-        if take:
-            cheapest = configurations.cheapest_type(problem, counts)
-            nodes_out.append((t if cheapest is None else cheapest, take))
-    if any(queues):  # the rounding covers every pod; if it ever did not, keep the nodes as they are
-        return None
-    if len(seeds) == len(nodes):  # each node at its cheapest type, as the new ones are priced
-        old = sum(float(problem.price[t]) for t, _ in seeds)
-    else:
-        old = sum(_current_price(solver, n, cand, alloc_c, price_c) for n in nodes)
-    new = sum(float(problem.price[t]) for t, _ in nodes_out)
+    placed = _hand_out(problem, packed, items, targets, caps, cols.zone_idx[cand[types]])
+    if placed is None or len(seeds) < len(nodes):
+        return None  # (or a node no type of the LP holds as it is: nothing to compare with)
+    old = sum(float(problem.price[t]) for t, _ in seeds)
+    new = sum(float(problem.price[t]) for t, _ in placed)
     if new >= old * (1 - 1e-6):
         return None
     for n in nodes:
@@ -149,31 +138,248 @@ def _repack_bucket(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: di
     gone = {n.idx for n in nodes}
     solver.nodes = [n for n in solver.nodes if n.idx not in gone]
     solver.open_nodes = [n for n in solver.open_nodes if n.idx not in gone]
-    for t, take in nodes_out:
+    for t, take in placed:
         _build_node(solver, int(cand[types[t]]), take)
-    return len(nodes) - len(nodes_out)
+    return len(nodes) - len(placed)
 
 
-def _pin(cols, n: SimNode, cid: int, sensitive: set[int]):
-    return (int(cols.zone_idx[n.col]), int(cols.ct_idx[n.col])) if cid in sensitive else None
+def _mask(solver, entries, cand) -> np.ndarray:
+    mask = np.ones(len(cand), dtype=bool)
+    for c, cons in entries:
+        mask &= solver.requirement_mask(c, cons)[cand]
+    return mask
 
 
-def _seeds(solver, nodes, pod_class, members, problem, sensitive) -> list[tuple[int, np.ndarray]]:
-    """The bucket's nodes as they are, as configurations on the cheapest node type holding them."""
-    index = {}
-    for i, m in enumerate(members):
-        for cid, pin, _, _ in m:
-            index[(cid, pin)] = i
+def _zonal_spreads(solver, nodes: list[SimNode], pod_class: dict[str, int]) -> dict[int, frozenset]:
+    """Classes whose only zonal concern is a zonal topology spread of their own set, which
+    no other rule shares: class id -> the set (its count per zone is what must stay)."""
+    here = {pod_class[p.key] for n in nodes for p in n.placed}
+    own: dict[int, frozenset] = {}
+    for n in nodes:
+        for c, cons in n.cons.values():
+            zonal = [s for s in cons.spreads if s.key != HOSTNAME]
+            if (len(zonal) == 1 and zonal[0].key == ZONE and c.id in zonal[0].matching
+                    and not any(k != HOSTNAME for k, _ in cons.forbid)
+                    and not any(a.key != HOSTNAME for a in cons.affinities)
+                    and not any(k != HOSTNAME for k in solver.builder.symmetric.get(c.id, {}))):
+                if own.setdefault(c.id, zonal[0].matching) != zonal[0].matching:
+                    own[c.id] = None  # two constraint sets, two spreads: keep it pinned
+    # every class such a set counts must be one of these, all here; and no other zonal rule
+    # of anyone may count them
+    out = {}
+    for cid, matching in own.items():
+        if matching and all(own.get(m) == matching and m in here for m in matching):
+            out[cid] = matching
+    for lv in solver.levels.values():
+        for cons in lv:
+            for key, ids in cons.forbid:
+                if key != HOSTNAME:
+                    for m in ids:
+                        out.pop(m, None)
+            for a in cons.affinities:
+                if a.key != HOSTNAME:
+                    for m in a.matching:
+                        out.pop(m, None)
+            for s in cons.spreads:
+                if s.key != HOSTNAME and any(out.get(m) != s.matching for m in s.matching if m in out):
+                    for m in s.matching:
+                        out.pop(m, None)
+    return out
+
+
+def _hostname_caps(nodes: list[SimNode]) -> dict[int, tuple[frozenset, int]] | None:
+    """Class id -> (hostname spread set, at most this many of it per node). None when a class
+    is counted by two such sets (left as placed)."""
+    caps: dict[int, tuple[frozenset, int]] = {}
+    for n in nodes:
+        for _, cons in n.cons.values():
+            for s in cons.spreads:
+                if s.key == HOSTNAME:
+                    for m in s.matching:
+                        have = caps.get(m)
+                        if have is not None and have[0] != s.matching:
+                            return None
+                        caps[m] = (s.matching, min(s.max_skew, have[1]) if have else s.max_skew)
+    return caps
+
+
+def _problem(solver, cand, items: _Items, targets: dict[tuple, int]):
+    """The configuration LP over the pool's node types: candidate columns alike in allocatable,
+    zone and the sizes they admit merged into the cheapest. Returns it and each type's index
+    into cand."""
+    cols = solver.cols
+    compat = np.array(items.mask).T  # (candidate column, size)
+    zone = cols.zone_idx[cand]
+    alloc, price = cols.alloc[cand], cols.price[cand]
+    key = np.concatenate([alloc, zone[:, None], np.packbits(compat, axis=1).astype(np.int64)], axis=1)
+    order = np.argsort(price, kind="stable")
+    _, first = np.unique(key[order], axis=0, return_index=True)
+    types = order[first]
+    types = types[np.argsort(price[types], kind="stable")]
+    types = _undominated(types[compat[types].any(axis=1)], key[:, alloc.shape[1]:], alloc, price)
+    demand = np.array([len(p) for p in items.pods], dtype=np.int64)
+    req = np.array(items.req, dtype=np.int64)
+    p = configurations.Problem(req, demand, alloc[types], price[types], compat[types], domain=zone[types])
+    sets = sorted({c for c in items.capped if c is not None}, key=lambda c: (sorted(c[0]), c[1]))
+    if sets:  # at most maxSkew pods of a hostname spread's set per node
+        p.group = np.array([-1 if c is None else sets.index(c) for c in items.capped], dtype=np.int64)
+        p.group_cap = np.array([c[1] for c in sets], dtype=np.int64)
+    if targets:
+        keys = sorted(targets, key=lambda k: (sorted(k[0]), k[1]))
+        p.count_rows = np.array([[c == m for c in items.counted] for m, _ in keys])
+        p.count_domain = np.array([z for _, z in keys], dtype=np.int64)
+        p.count_min = np.array([targets[k] for k in keys], dtype=np.int64)
+        p.exact = np.array([c is not None for c in items.counted])
+    return p, types
+
+
+def _undominated(types: np.ndarray, group_key: np.ndarray, alloc, price) -> np.ndarray:
+    """Drop a node type when one of the same zone admitting the same sizes costs no more and
+    has at least its room in every dimension (types come cheapest first)."""
+    keep = np.ones(len(types), dtype=bool)
+    _, inv = np.unique(group_key[types], axis=0, return_inverse=True)
+    for g in np.unique(inv):
+        idx = np.nonzero(inv.ravel() == g)[0]  # cheapest first
+        a = alloc[types[idx]]
+        for j in range(1, len(idx)):
+            if np.any(np.all(a[:j][keep[idx[:j]]] >= a[j], axis=1)):
+                keep[idx[j]] = False
+    return types[keep]
+
+
+def _seeds(solver, nodes, problem, items: _Items) -> list[tuple[int, np.ndarray]]:
+    """The nodes as they are, as configurations on the cheapest node type holding them (in
+    their zone when a zonal spread counts a pod on them; pinned pods pin it anyway), which is
+    how they would be priced without the repack."""
     out = []
     for n in nodes:
-        a = np.zeros(len(members), dtype=np.int64)
+        a = np.zeros(len(items.req), dtype=np.int64)
         for p in n.placed:
-            cid = pod_class[p.key]
-            a[index[(cid, _pin(solver.cols, n, cid, sensitive))]] += 1
-        t = configurations.cheapest_type(problem, a)
+            a[items.where[p.key]] += 1
+        counted = any(items.counted[i] is not None for i in np.nonzero(a)[0])
+        t = configurations.cheapest_type(problem, a, int(solver.cols.zone_idx[n.col]) if counted else None)
         if t is not None:
             out.append((t, a))
     return out
+
+
+def _hand_out(problem, packed, items: _Items, targets, caps, zone_of_type) -> list[tuple[int, list]] | None:
+    """Pods to the packed nodes' slots of their size. A zonal spread's pods go to zones by a
+    transport problem (each zone gets the count it keeps); hostname-capped pods go first, each
+    to the node holding fewest of its set, or to a node of its own when every slot's node is
+    full of the set. Each node is then priced as the cheapest type of its zone holding what it
+    got (merge.py joins the small ones afterwards). None when that fails."""
+    split = _zone_quotas(problem, packed, items, targets, zone_of_type)
+    if split is None:
+        return None
+    quota, extra = split
+    packed = list(packed) + extra
+    slots: list[list[list[int]]] = [[] for _ in items.req]  # size -> [[node, free slots], ...]
+    for k, (t, config) in enumerate(packed):
+        for i in np.nonzero(config)[0]:
+            slots[i].append([k, int(config[i])])
+    held: list[list] = [[] for _ in packed]
+    in_set: dict[tuple[int, frozenset], int] = defaultdict(int)
+    for i in range(len(items.req)):
+        counted = items.counted[i] is not None
+        for member in sorted(items.pods[i], key=lambda m: m[0] not in caps):  # capped first
+            capped = caps.get(member[0])
+            best = None
+            for s in slots[i]:
+                k, free = s
+                if not free or (counted and quota.get((i, int(zone_of_type[packed[k][0]])), 0) <= 0):
+                    continue
+                if capped is None:
+                    best = s
+                    break
+                have = in_set[(k, capped[0])]
+                if have < capped[1] and (best is None or have < in_set[(best[0], capped[0])]):
+                    best = s
+            if best is None:  # a node of its own, in a zone it may go to
+                zones = [z for (j, z), q in quota.items() if j == i and q > 0] if counted else [None]
+                t = configurations.cheapest_type(problem, _unit(len(items.req), i), zones[0] if zones else None)
+                if t is None:
+                    return None
+                packed.append((t, _unit(len(items.req), i)))
+                held.append([])
+                best = [len(packed) - 1, 1]
+                slots[i].append(best)
+            best[1] -= 1
+            k = best[0]
+            held[k].append(member)
+            if capped is not None:
+                in_set[(k, capped[0])] += 1
+            if counted:
+                quota[(i, int(zone_of_type[packed[k][0]]))] -= 1
+    out = []
+    for k, (t, _) in enumerate(packed):
+        if not held[k]:
+            continue
+        counts = np.zeros(len(items.req), dtype=np.int64)
+        for _, _, p in held[k]:
+            counts[items.where[p.key]] += 1
+        cheapest = configurations.cheapest_type(problem, counts, int(zone_of_type[t]))
+        out.append((t if cheapest is None else cheapest, held[k]))
+    return out
+
+
+def _zone_quotas(problem, packed, items: _Items, targets, zone_of_type):
+    """(size, zone) -> how many of the size's pods go there, for the sizes a zonal spread
+    counts, so that every zone gets the count its set keeps: a transport problem over the
+    packed slots (the LP counts slots, and may hold more of a size in a zone than there are
+    pods). Where the slots cannot make it, extra slots on new nodes close the gap, at the
+    price per pod of the zone's cheapest node type for that size. Returns the quotas and the
+    new nodes (node type, configuration)."""
+    import highspy
+
+    from provisioner.scheduling.highs import silent_highs
+
+    quota: dict[tuple[int, int], int] = {}
+    extra: list[tuple[int, np.ndarray]] = []
+    for matching in sorted({m for m, _ in targets}, key=sorted):
+        sizes = [i for i, c in enumerate(items.counted) if c == matching]
+        zones = sorted(z for m, z in targets if m == matching)
+        room = np.zeros((len(sizes), len(zones)))
+        per_pod = np.full((len(sizes), len(zones)), np.inf)
+        alone = {}
+        for b, z in enumerate(zones):
+            for a, i in enumerate(sizes):
+                room[a, b] = sum(int(c[i]) for t, c in packed if int(zone_of_type[t]) == z)
+                t = configurations.cheapest_type(problem, _unit(len(items.req), i), z)
+                if t is not None:
+                    per_pod[a, b] = float(problem.price[t])
+                    alone[(i, z)] = t
+        n_f = room.size
+        h = silent_highs()
+        # f (within the slots, free) then e (extra slots, at their price)
+        h.addVars(2 * n_f, np.zeros(2 * n_f), np.concatenate([room.ravel(), np.where(np.isfinite(per_pod), np.inf, 0).ravel()]))
+        h.changeColsCost(n_f, np.arange(n_f, 2 * n_f, dtype=np.int32), np.where(np.isfinite(per_pod), per_pod, 0).ravel())
+        width = len(zones)
+        for a, i in enumerate(sizes):
+            idx = np.arange(a * width, (a + 1) * width, dtype=np.int32)
+            idx = np.concatenate([idx, idx + n_f])
+            h.addRow(len(items.pods[i]), len(items.pods[i]), len(idx), idx, np.ones(len(idx)))
+        for b, z in enumerate(zones):
+            idx = np.arange(b, n_f, width, dtype=np.int32)
+            idx = np.concatenate([idx, idx + n_f])
+            h.addRow(targets[(matching, z)], targets[(matching, z)], len(idx), idx, np.ones(len(idx)))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.rint(np.array(h.getSolution().col_value)).astype(np.int64)  # a vertex: integral
+        f, e = x[:n_f].reshape(room.shape), x[n_f:].reshape(room.shape)
+        for a, i in enumerate(sizes):
+            for b, z in enumerate(zones):
+                quota[(i, z)] = int(f[a, b] + e[a, b])
+                if e[a, b]:
+                    extra += [(alone[(i, z)], _unit(len(items.req), i)) for _ in range(int(e[a, b]))]
+    return quota, extra
+
+
+def _unit(n: int, i: int) -> np.ndarray:
+    a = np.zeros(n, dtype=np.int64)
+    a[i] = 1
+    return a
 
 
 def _build_node(solver, col: int, pods: list) -> SimNode:

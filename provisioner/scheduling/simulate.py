@@ -63,6 +63,9 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
         reason = explain(solver, c, cons)
         unschedulable += [Unschedulable(p.key, reason) for p in c.pending]
     raw_bound = plan_lower_bound(solver, classes, originally) if inp.compute_bound else 0.0
+    if inp.compute_bound and inp.bound_seconds > 0:
+        from provisioner.scheduling.configuration_bound import configuration_bound  # numba, HiGHS: as above
+        raw_bound = max(raw_bound, configuration_bound(solver, classes, originally, inp.bound_seconds))
     bound_value = min(raw_bound, cost)  # never claim more than what was shown feasible
     placements = {p: n.name for n in nodes for p in n.pods}
     return Plan(tuple(nodes), tuple(sorted(unschedulable, key=lambda u: u.pod)), cost, bound_value,

@@ -8,7 +8,7 @@ import pytest
 from scipy.optimize import linprog
 
 from bench.gap_anatomy import configuration_lp
-from provisioner.scheduling.configurations import fractional_upper
+from provisioner.scheduling.knapsack import fractional_upper
 
 # dimensions: cpu (m), memory (MiB), pods
 SMALL = [2000, 2000, 10]  # $1.00

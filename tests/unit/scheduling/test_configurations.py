@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from provisioner.scheduling import configurations as cfg
+from provisioner.scheduling import configurations as cfg, knapsack
 from tests.unit.bench.test_gap_anatomy import _brute_force
 
 NO_GROUP = np.full(3, -1)
@@ -32,8 +32,8 @@ def test_pricing_is_exact_on_small_nodes(seed):
     demand = np.array([3, 2, 4])
     group = np.array([0, 0, -1]) if seed % 2 else NO_GROUP
     gcap = np.array([1]) if seed % 2 else np.zeros(0, dtype=np.int64)
-    worth, a, exact = cfg._price_type(pi, req, cap, demand, np.ones(3, dtype=bool), group, gcap, 100_000)
-    assert exact
+    worth, a, upper = knapsack.price_type(pi, req, cap, demand, np.ones(3, dtype=bool), group, gcap, 100_000)
+    assert upper == pytest.approx(worth)
     assert np.all(a @ req <= cap) and np.all(a <= demand)
     assert worth == pytest.approx(float(a @ pi))
     assert worth == pytest.approx(_best_by_enumeration(pi, req, cap, demand, group if seed % 2 else None, gcap))
@@ -50,7 +50,7 @@ def test_bound_is_valid_and_rounding_covers_every_pod(seed):
     sol = cfg.solve(problem, seconds=10)
     optimum = _brute_force(req, demand.astype(float), alloc, price)
     assert sol.bound <= optimum + 1e-9
-    nodes = cfg.round_solution(sol, demand, price)
+    nodes = cfg.round_solution(sol, problem)
     assert np.all(sum(a for _, a in nodes) >= demand)
     assert all(np.all(a @ req <= alloc[t]) for t, a in nodes)
 

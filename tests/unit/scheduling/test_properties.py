@@ -150,3 +150,11 @@ def test_repacking_keeps_every_rule_and_never_costs_more(inp):
     assert set(plan.placements) | {u.pod for u in plan.unschedulable} == pending
     assert {u.pod for u in plan.unschedulable} == {u.pod for u in greedy.unschedulable}
     assert plan.cost_per_hour <= greedy.cost_per_hour + 1e-9
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_configuration_bound_never_exceeds_the_repacked_plan(inp):
+    plan, raw = simulate_with_raw_bound(replace(inp, repack_seconds=2.0, bound_seconds=2.0))
+    assert validate(inp, plan) == []
+    assert raw <= plan.cost_per_hour * (1 + 1e-7) + 1e-9
