@@ -20,11 +20,13 @@ from provisioner.cli.output import console, emit_json, fail, output_option, tabl
 @click.option("--daemonsets", "daemonsets_file", type=click.Path(exists=True, dir_okay=False),
               help="apps/v1 DaemonSets: their pods' requests are overhead on every new node they would run on.")
 @click.option("--region", default="us-east-1", show_default=True, help="Region of the offline catalog and prices.")
-@click.option("--repack-seconds", default=1.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--repack-seconds", default=2.0, show_default=True, type=click.FloatRange(min=0),
               help="Time to repack the new nodes from the configuration LP when cheaper (0: greedy placement only).")
+@click.option("--bound-seconds", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Time for the configuration-LP lower bound, kept when above the resource LP's (0: resource LP only).")
 @output_option
 def simulate_cmd(nodepools_file, pods_file, nodeclasses_file, nodes_file, daemonsets_file, region, repack_seconds,
-                 output):
+                 bound_seconds, output):
     """Simulate scheduling PODS onto existing nodes and new nodes from NODEPOOLS (offline catalog)."""
     from provisioner.api import ValidationError
     from provisioner.scheduling import simulate
@@ -40,7 +42,7 @@ def simulate_cmd(nodepools_file, pods_file, nodeclasses_file, nodes_file, daemon
         fail(f"invalid input: {exc}")
     if not inp.nodepools:
         fail(f"no NodePool found in {nodepools_file}")
-    plan = simulate(dataclasses.replace(inp, repack_seconds=repack_seconds))
+    plan = simulate(dataclasses.replace(inp, repack_seconds=repack_seconds, bound_seconds=bound_seconds))
     if output == "json":
         emit_json(plan.to_json())
         return

@@ -23,6 +23,7 @@ take is left out (a relaxation), and so is a spread whose pods are not all here 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 
 import numpy as np
 
@@ -34,7 +35,13 @@ MAX_STEPS = 24  # per zone: tightening steps and bisections
 LP_SHARE = 0.7  # of the time budget, for the column generation; the rest prices the zones
 
 
-def configuration_bound(solver, classes, originally: dict[int, int], seconds: float) -> float:
+# A configuration the zone-free LP uses: (column, LP amount, [(classes of a size, pods), ...]).
+# The repack starts from these (they are close to the best packing, zones aside).
+Shape = tuple[int, float, list[tuple[frozenset, int]]]
+
+
+def configuration_bound(solver, classes, originally: dict[int, int], seconds: float) -> tuple[float, list[Shape]]:
+    """The bound, and the LP's configurations."""
     start = time.perf_counter()
     cols = solver.cols
     existing = [n for n in solver.nodes if n.existing]
@@ -61,15 +68,21 @@ def configuration_bound(solver, classes, originally: dict[int, int], seconds: fl
         demand[i] += placed
         item_of_class[c.id] = i
     if not req_rows:
-        return 0.0
+        return 0.0, []
     req = np.array(req_rows, dtype=np.int64)
     demand = np.array(demand, dtype=np.int64)
     compat = np.array(masks).T  # (column, item)
     types = _node_types(cols.alloc, cols.price, compat, np.zeros(len(cols.price), dtype=np.int64))
     problem = configurations.Problem(req, demand, cols.alloc[types], cols.price[types], compat[types])
     sol = configurations.solve(problem, seconds=seconds * LP_SHARE, certify=True, steps=30_000)
+    members: dict[int, set] = defaultdict(set)
+    for cid, i in item_of_class.items():
+        members[i].add(cid)
+    shapes = [(int(types[sol.owner[k]]), float(sol.x[k]),
+               [(frozenset(members[i]), int(sol.configs[k][i])) for i in np.nonzero(sol.configs[k])[0]])
+              for k in np.nonzero(sol.x > 1e-6)[0]]
     if sol.prices is None:
-        return sol.bound
+        return sol.bound, shapes
     pi = sol.prices
     bound = float(pi @ demand)
     for members, zones, q in _zonal_spreads(solver, classes, originally, item_of_class):
@@ -79,12 +92,12 @@ def configuration_bound(solver, classes, originally: dict[int, int], seconds: fl
         for z in zones:
             left = seconds - (time.perf_counter() - start)
             if left <= 0:
-                return bound
+                return bound, shapes
             # to within 0.01% of the bound
             theta = _zone_price(pi, req, demand, share, cols, compat, z, start + seconds, 1e-4 * bound / q)
             bound += q * theta
             # later spreads are priced on top of this one's (the duals stay feasible)
-    return bound
+    return bound, shapes
 
 
 def _node_types(alloc, price, compat, domain) -> np.ndarray:

@@ -289,12 +289,17 @@ def _left(p: Problem, demand, count_min, nodes) -> tuple[np.ndarray, np.ndarray]
 
 def cheapest_type(p: Problem, counts: np.ndarray, domain: int | None = None) -> int | None:
     """The cheapest node type that holds these pods of each size and admits them all (in
-    `domain` when given)."""
+    `domain` when given). Remembered per problem: many nodes hold the same pods."""
+    memo = p.__dict__.setdefault("_cheapest", {})
+    key = (counts.tobytes(), domain)
+    if key in memo:
+        return memo[key]
     ok = np.all(p.alloc >= counts @ p.req, axis=1) & np.all(p.compat[:, counts > 0], axis=1)
     if domain is not None:
         ok &= p.rows()[0] == domain
     fit = np.nonzero(ok)[0]
-    return int(fit[np.argmin(p.price[fit])]) if len(fit) else None
+    memo[key] = int(fit[np.argmin(p.price[fit])]) if len(fit) else None
+    return memo[key]
 
 
 def round_solution(sol: Solution, p: Problem, max_rounds: int = 400) -> list[tuple[int, np.ndarray]]:

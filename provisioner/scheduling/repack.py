@@ -34,8 +34,9 @@ from provisioner.scheduling.model import HOSTNAME, ZONE
 from provisioner.scheduling.nodes import SimNode
 
 
-def repack_nodes(solver, pod_class: dict[str, int], seconds: float) -> int:
-    """Repack NodePool by NodePool within `seconds` in all; returns how many were replaced."""
+def repack_nodes(solver, pod_class: dict[str, int], seconds: float, shapes=()) -> int:
+    """Repack NodePool by NodePool within `seconds` in all; returns how many were replaced.
+    `shapes`: configurations of the zone-free LP (configuration_bound.py), to start from."""
     if seconds <= 0:
         return 0
     deadline = time.perf_counter() + seconds
@@ -52,7 +53,7 @@ def repack_nodes(solver, pod_class: dict[str, int], seconds: float) -> int:
         share = left * len(nodes) / waiting
         waiting -= len(nodes)
         cand = solver.pool_by_price(pool)[0]  # non-exotic, cheapest first
-        replaced += _repack_pool(solver, nodes, cand, pod_class, share) is not None
+        replaced += _repack_pool(solver, nodes, cand, pod_class, share, shapes) is not None
     return replaced
 
 
@@ -93,7 +94,7 @@ class _Items:
 
 
 def _repack_pool(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict[str, int],
-                 seconds: float) -> int | None:
+                 seconds: float, shapes=()) -> int | None:
     """The nodes saved, or None when the pool is left as placed."""
     cols = solver.cols
     sensitive = solver.zone_sensitive()
@@ -122,7 +123,7 @@ def _repack_pool(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict
     problem, types = _problem(solver, cand, items, targets)
     seeds = _seeds(solver, nodes, problem, items)
     try:
-        packed = configurations.pack(problem, seeds, seconds)
+        packed = configurations.pack(problem, seeds + _lifted(solver, problem, types, cand, items, shapes), seconds)
     except ValueError:
         return None
     placed = _hand_out(problem, packed, items, targets, caps, cols.zone_idx[cand[types]])
@@ -191,15 +192,17 @@ def _hostname_caps(nodes: list[SimNode]) -> dict[int, tuple[frozenset, int]] | N
     """Class id -> (hostname spread set, at most this many of it per node). None when a class
     is counted by two such sets (left as placed)."""
     caps: dict[int, tuple[frozenset, int]] = {}
+    seen = {}
     for n in nodes:
-        for _, cons in n.cons.values():
-            for s in cons.spreads:
-                if s.key == HOSTNAME:
-                    for m in s.matching:
-                        have = caps.get(m)
-                        if have is not None and have[0] != s.matching:
-                            return None
-                        caps[m] = (s.matching, min(s.max_skew, have[1]) if have else s.max_skew)
+        seen.update(n.cons)
+    for _, cons in seen.values():
+        for s in cons.spreads:
+            if s.key == HOSTNAME:
+                for m in s.matching:
+                    have = caps.get(m)
+                    if have is not None and have[0] != s.matching:
+                        return None
+                    caps[m] = (s.matching, min(s.max_skew, have[1]) if have else s.max_skew)
     return caps
 
 
@@ -260,6 +263,58 @@ def _seeds(solver, nodes, problem, items: _Items) -> list[tuple[int, np.ndarray]
         t = configurations.cheapest_type(problem, a, int(solver.cols.zone_idx[n.col]) if counted else None)
         if t is not None:
             out.append((t, a))
+    return out
+
+
+def _lifted(solver, problem, types, cand, items: _Items, shapes) -> list[tuple[int, np.ndarray]]:
+    """The zone-free LP's configurations as this LP's: each on this NodePool's node type of the
+    same allocatable in the same zone, each of its pods given to the size (of the same classes)
+    with the most pods still unclaimed, within hostname caps. Only a head start: the LP
+    re-prices everything."""
+    if not shapes:
+        return []
+    cols = solver.cols
+    where: dict[bytes, list[int]] = defaultdict(list)  # allocatable -> node types (cheapest first)
+    for t, c in enumerate(cand[types]):
+        where[cols.alloc[c].tobytes()].append(t)
+    by_class: dict[int, list[int]] = defaultdict(list)
+    for i, pods in enumerate(items.pods):
+        for cid in {m[0] for m in pods}:
+            by_class[cid].append(i)
+    zone_of = cols.zone_idx[cand[types]]
+    kind = [(items.counted[i] is not None, items.capped[i] is not None, not items.mask[i].all())
+            for i in range(len(items.req))]  # counted, capped, pinned (or otherwise limited)
+    out = []
+    for col, x, sizes in shapes:
+        done = set()
+        for t in where.get(cols.alloc[col].tobytes(), []):  # in every zone it is offered
+            if int(zone_of[t]) in done:
+                continue
+            done.add(int(zone_of[t]))
+            home = int(zone_of[t]) == int(cols.zone_idx[col])
+            # several ways to hand the pods to sizes: each kind of size first in turn (away from
+            # the zone it was priced in, only pods a zonal spread sends there)
+            for first in (range(4) if home else (0,)):
+                a = np.zeros(len(items.req), dtype=np.int64)
+                in_set: dict[frozenset, int] = defaultdict(int)
+                for classes, k in sizes:
+                    cands = [i for i in {i for cid in classes for i in by_class.get(cid, ())}
+                             if problem.compat[t, i] and (home or kind[i][0])]
+                    cands.sort(key=lambda i: (not (kind[i][first - 1] if first else not any(kind[i])), i))
+                    for i in cands:
+                        capped = items.capped[i]
+                        room = k if capped is None else min(k, capped[1] - in_set[capped[0]])
+                        take = min(room, int(problem.demand[i]) - int(a[i]))
+                        if take <= 0:
+                            continue
+                        a[i] += take
+                        k -= take
+                        if capped is not None:
+                            in_set[capped[0]] += take
+                        if not k:
+                            break
+                if a.any():
+                    out.append((t, a))
     return out
 
 
@@ -336,6 +391,11 @@ def _zone_quotas(problem, packed, items: _Items, targets, zone_of_type):
 
     quota: dict[tuple[int, int], int] = {}
     extra: list[tuple[int, np.ndarray]] = []
+    if not targets:
+        return quota, extra
+    n_zones = int(zone_of_type.max()) + 1
+    slots = np.zeros((n_zones, len(items.req)), dtype=np.int64)  # zone -> slots of each size
+    np.add.at(slots, zone_of_type[[t for t, _ in packed]], np.array([c for _, c in packed]))
     for matching in sorted({m for m, _ in targets}, key=sorted):
         sizes = [i for i, c in enumerate(items.counted) if c == matching]
         zones = sorted(z for m, z in targets if m == matching)
@@ -344,7 +404,7 @@ def _zone_quotas(problem, packed, items: _Items, targets, zone_of_type):
         alone = {}
         for b, z in enumerate(zones):
             for a, i in enumerate(sizes):
-                room[a, b] = sum(int(c[i]) for t, c in packed if int(zone_of_type[t]) == z)
+                room[a, b] = slots[z, i]
                 t = configurations.cheapest_type(problem, _unit(len(items.req), i), z)
                 if t is not None:
                     per_pod[a, b] = float(problem.price[t])

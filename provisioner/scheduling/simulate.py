@@ -50,11 +50,16 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
     pod_class = {p.key: c.id for c in classes for p in c.pending}
     solver.run()
     merge_nodes(solver)
+    bound_value, shapes = 0.0, []
+    if inp.compute_bound and inp.bound_seconds > 0:
+        # imported here: numba and HiGHS cost ~0.5 s at import, which callers that never ask
+        # for it (the controller, consolidation what-ifs) should not pay. First, as its
+        # configurations give the repack a head start (repacking places the same pods).
+        from provisioner.scheduling.configuration_bound import configuration_bound
+        bound_value, shapes = configuration_bound(solver, classes, originally, inp.bound_seconds)
     if inp.repack_seconds > 0:
-        # imported here: numba and HiGHS cost ~0.5 s at import, which callers that never
-        # repack (the controller, consolidation what-ifs) should not pay
         from provisioner.scheduling.repack import repack_nodes
-        if repack_nodes(solver, pod_class, inp.repack_seconds):
+        if repack_nodes(solver, pod_class, inp.repack_seconds, shapes):
             merge_nodes(solver)  # the rounding leaves some nodes part empty
     nodes, cost = _finalize(solver, inp.max_instance_types)
     unschedulable = []
@@ -62,10 +67,7 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
         c = classes[cid]
         reason = explain(solver, c, cons)
         unschedulable += [Unschedulable(p.key, reason) for p in c.pending]
-    raw_bound = plan_lower_bound(solver, classes, originally) if inp.compute_bound else 0.0
-    if inp.compute_bound and inp.bound_seconds > 0:
-        from provisioner.scheduling.configuration_bound import configuration_bound  # numba, HiGHS: as above
-        raw_bound = max(raw_bound, configuration_bound(solver, classes, originally, inp.bound_seconds))
+    raw_bound = max(plan_lower_bound(solver, classes, originally), bound_value) if inp.compute_bound else 0.0
     bound_value = min(raw_bound, cost)  # never claim more than what was shown feasible
     placements = {p: n.name for n in nodes for p in n.pods}
     return Plan(tuple(nodes), tuple(sorted(unschedulable, key=lambda u: u.pod)), cost, bound_value,
