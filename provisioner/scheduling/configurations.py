@@ -144,8 +144,9 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
                 got, a, upper = pricer(int(t)).price(worth(dom[t]), steps)
                 ratio_of[t] = min(ratio_of[t], upper / price[t])
                 inexact |= upper > got * (1 + 1e-6)
-                if float(worth_lp(dom[t]) @ a) > price[t] * (1 + EPS) and add(int(t), a):
-                    added += 1
+                for col in (a, pricer(int(t)).runner_up):
+                    if col is not None and float(worth_lp(dom[t]) @ col) > price[t] * (1 + EPS) and add(int(t), col):
+                        added += 1
             ratio = float(ratio_of.max()) if len(ratio_of) else 1.0
             here = _covered(y, demand, rmin) / max(ratio, 1.0)
             if here > best_bound:

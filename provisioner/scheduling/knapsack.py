@@ -44,6 +44,7 @@ class TypePricer:
         self.cap = np.asarray(cap, dtype=np.int64)
         self.gcap = np.asarray(group_cap, dtype=np.int64)
         self._lp = None
+        self.runner_up: np.ndarray | None = None  # the second configuration of the last price()
 
     def worths(self, val) -> np.ndarray:
         """Each merged size's worth: the best of its members'."""
@@ -85,10 +86,13 @@ class TypePricer:
         merged = np.zeros(len(v_all), dtype=np.int64)
         merged[live[order]] = take
         upper = float(worth)
+        self.runner_up = None
         if not exact:  # a big node type: the LP relaxation, rounded down and topped up, is close
             upper, lp_take = self._lp_round(v_all)
             if float(v_all @ lp_take) > worth:
-                merged = lp_take
+                merged, lp_take = lp_take, merged
+            if lp_take.any() and not np.array_equal(lp_take, merged):
+                self.runner_up = self.spread(lp_take, val)  # the other one: a column too, if it prices out
         a = self.spread(merged, val)
         got = float(a @ val)
         return got, a, max(upper, got)
