@@ -29,6 +29,7 @@ from provisioner.scheduling.highs import silent_highs
 
 EPS = knapsack.EPS
 TAIL, TAIL_GAIN = 10, 2e-4  # stop when 10 rounds gained less than 0.02%
+MIP_PODS = 500  # up to this many pods, pack() also tries the LP's columns as a MIP
 
 
 @dataclass
@@ -262,8 +263,11 @@ class _Master:
 def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> list[tuple[int, np.ndarray]]:
     """Whole nodes (node type, configuration) covering the demand and the count rows: the LP's
     configurations floor(x) times; what is left gets an LP of its own (new configurations for
-    the leftovers), rounded by round_solution. Raises ValueError when a size fits no node type."""
+    the leftovers), rounded by round_solution; up to MIP_PODS pods, a MIP over the LP's columns
+    gets the last 15% of the time and is kept when cheaper. Raises ValueError when a size fits
+    no node type."""
     start = time.perf_counter()
+    small = int(np.sum(p.demand)) <= MIP_PODS  # then a MIP over the LP's columns gets the last 15%
     sol = solve(p, seeds, seconds=seconds * 0.7)
     counts = np.floor(sol.x + 1e-9).astype(np.int64)
     nz = np.nonzero(counts)[0]
@@ -272,9 +276,43 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
     if left.any() or left_rows.any():
         keep = [(int(sol.owner[k]), np.minimum(sol.configs[k], left)) for k in np.nonzero(sol.x > 1e-9)[0]]
         rest = replace(p, demand=left, count_min=left_rows if p.count_rows is not None else None)
-        more = solve(rest, keep, seconds=max(seconds - (time.perf_counter() - start), 0.01))
+        more = solve(rest, keep, seconds=max(seconds * (0.85 if small else 1.0) - (time.perf_counter() - start), 0.01))
         packed += round_solution(more, rest)
+    if not small:
+        return packed
+    whole = _mip(p, sol, max(seconds - (time.perf_counter() - start), 0.0))
+    if whole is not None and sum(p.price[t] for t, _ in whole) < sum(p.price[t] for t, _ in packed) - 1e-9:
+        return whole
     return packed
+
+
+def _mip(p: Problem, sol: Solution, seconds: float) -> list[tuple[int, np.ndarray]] | None:
+    """The LP's columns as a MIP (HiGHS, within `seconds`): whole nodes, every row covered
+    (exact rows too: the hand-out leaves a slot empty where there is no pod for it). On small
+    problems it beats rounding; None when it found nothing in time."""
+    if seconds < 0.05 or not len(sol.owner):
+        return None
+    h = silent_highs()
+    rmin = p.rows()[3]
+    for v in list(p.demand) + list(rmin):
+        h.addRow(float(v), highspy.kHighsInf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
+    K = len(sol.owner)
+    for k in range(K):
+        t = int(sol.owner[k])
+        coef = np.concatenate([sol.configs[k], p.counted(t, sol.configs[k])])
+        idx = np.nonzero(coef)[0].astype(np.int32)
+        h.addCol(float(p.price[t]), 0.0, highspy.kHighsInf, len(idx), idx, coef[idx].astype(float))
+    h.changeColsIntegrality(K, np.arange(K, dtype=np.int32), np.full(K, highspy.HighsVarType.kInteger))
+    h.setOptionValue("time_limit", seconds)
+    h.setOptionValue("mip_rel_gap", 1e-3)
+    h.run()
+    x = np.array(h.getSolution().col_value)
+    if not len(x) or not np.isfinite(h.getInfo().objective_function_value):
+        return None
+    n = np.rint(x).astype(np.int64)
+    out = [(int(sol.owner[k]), sol.configs[k]) for k in np.nonzero(n > 0)[0] for _ in range(int(n[k]))]
+    covered = sum((a for _, a in out), np.zeros(len(p.demand), dtype=np.int64))
+    return out if np.all(covered >= p.demand) else None
 
 
 def _left(p: Problem, demand, count_min, nodes) -> tuple[np.ndarray, np.ndarray]:
