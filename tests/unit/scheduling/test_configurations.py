@@ -23,13 +23,16 @@ def _best_by_enumeration(val, req, cap, maxcnt, group=None, gcap=None):
     return best
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_pricing_is_exact_on_small_nodes(seed):
+def _small_node(seed):
+    """Three random pod sizes with random worths, on a 2-vCPU node holding five pods."""
     rng = np.random.default_rng(seed)
     req = np.column_stack([rng.integers(1, 12, 3) * 100, rng.integers(1, 12, 3) * 256, np.ones(3, dtype=int)])
-    pi = rng.random(3)
-    cap = np.array([1930, 3300, 5])
-    demand = np.array([3, 2, 4])
+    return req, rng.random(3), np.array([1930, 3300, 5]), np.array([3, 2, 4])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pricing_is_exact_on_small_nodes(seed):
+    req, pi, cap, demand = _small_node(seed)
     group = np.array([0, 0, -1]) if seed % 2 else NO_GROUP
     gcap = np.array([1]) if seed % 2 else np.zeros(0, dtype=np.int64)
     worth, a, upper = knapsack.price_type(pi, req, cap, demand, np.ones(3, dtype=bool), group, gcap, 100_000)
@@ -60,3 +63,31 @@ def test_a_size_that_fits_nowhere_is_refused():
                           np.ones((1, 1), dtype=bool))
     with pytest.raises(ValueError):
         cfg.solve(problem)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_unfinished_search_falls_back_on_the_lp_relaxation_and_stays_an_upper_bound(seed):
+    req, pi, cap, demand = _small_node(seed)
+    pricer = knapsack.TypePricer(req, cap, demand, np.ones(3, dtype=bool), NO_GROUP, np.zeros(0, dtype=np.int64))
+    worth, a, upper = pricer.price(pi, 1)  # one search step: never exhaustive
+    best = _best_by_enumeration(pi, req, cap, demand)
+    assert np.all(a @ req <= cap) and np.all(a <= demand)
+    assert worth <= best + 1e-9 <= upper + 1e-9
+    assert pricer.mip_upper(pi) >= best - 1e-9
+
+
+def test_count_rows_put_each_domains_share_there_and_rounding_keeps_it():
+    # one size, two domains; domain 1 is dearer, but a row asks for 3 of the 6 pods there
+    req = np.array([[1000, 1024, 1]])
+    alloc = np.array([[2000, 4096, 10], [2000, 4096, 10]])
+    price = np.array([1.0, 3.0])
+    problem = cfg.Problem(req, np.array([6]), alloc, price, np.ones((2, 1), dtype=bool), domain=np.array([0, 1]),
+                          count_rows=np.array([[True], [True]]), count_domain=np.array([0, 1]),
+                          count_min=np.array([3, 3]), exact=np.array([True]))
+    sol = cfg.solve(problem, seconds=5, certify=True)
+    # 3 pods on domain 0 (1.5 nodes at 1.0) and 3 on domain 1 (1.5 nodes at 3.0)
+    assert sol.value == pytest.approx(6.0)
+    assert sol.bound <= 6.0 + 1e-9 and sol.bound == pytest.approx(6.0, rel=1e-6)
+    nodes = cfg.pack(problem, [], 2.0)
+    per_domain = [sum(int(a[0]) for t, a in nodes if t == d) for d in (0, 1)]
+    assert per_domain == [3, 3]
