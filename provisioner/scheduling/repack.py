@@ -214,7 +214,9 @@ def _problem(solver, cand, items: _Items, targets: dict[tuple, int]):
     compat = np.array(items.mask).T  # (candidate column, size)
     zone = cols.zone_idx[cand]
     alloc, price = cols.alloc[cand], cols.price[cand]
-    key = np.concatenate([alloc, zone[:, None], np.packbits(compat, axis=1).astype(np.int64)], axis=1)
+    # zones apart only where count rows need them (pinned sizes already tell zones apart)
+    where = zone[:, None] if targets else np.zeros((len(cand), 1), dtype=np.int64)
+    key = np.concatenate([alloc, where, np.packbits(compat, axis=1).astype(np.int64)], axis=1)
     order = np.argsort(price, kind="stable")
     _, first = np.unique(key[order], axis=0, return_index=True)
     types = order[first]
@@ -373,7 +375,8 @@ def _hand_out(problem, packed, items: _Items, targets, caps, zone_of_type) -> li
         counts = np.zeros(len(items.req), dtype=np.int64)
         for _, _, p in held[k]:
             counts[items.where[p.key]] += 1
-        cheapest = configurations.cheapest_type(problem, counts, int(zone_of_type[t]))
+        counted = any(items.counted[i] is not None for i in np.nonzero(counts)[0])
+        cheapest = configurations.cheapest_type(problem, counts, int(zone_of_type[t]) if counted else None)
         out.append((t if cheapest is None else cheapest, held[k]))
     return out
 
