@@ -72,7 +72,7 @@ def configuration_bound(solver, classes, originally: dict[int, int], seconds: fl
     req = np.array(req_rows, dtype=np.int64)
     demand = np.array(demand, dtype=np.int64)
     compat = np.array(masks).T  # (column, item)
-    types = _node_types(cols.alloc, cols.price, compat, np.zeros(len(cols.price), dtype=np.int64))
+    types = configurations.node_types(cols.alloc, cols.price, compat, np.zeros(len(cols.price), dtype=np.int64))
     problem = configurations.Problem(req, demand, cols.alloc[types], cols.price[types], compat[types])
     sol = configurations.solve(problem, seconds=seconds * LP_SHARE, certify=True, steps=30_000)
     members: dict[int, set] = defaultdict(set)
@@ -98,29 +98,6 @@ def configuration_bound(solver, classes, originally: dict[int, int], seconds: fl
             bound += q * theta
             # later spreads are priced on top of this one's (the duals stay feasible)
     return bound, shapes
-
-
-def _node_types(alloc, price, compat, domain) -> np.ndarray:
-    """Columns alike in allocatable, domain and the items they admit, merged into the cheapest,
-    dropping those another of the same domain and items beats in price and every dimension."""
-    usable = np.nonzero(compat.any(axis=1))[0]
-    key = np.concatenate([alloc[usable], domain[usable, None], np.packbits(compat[usable], axis=1).astype(np.int64)],
-                         axis=1)
-    order = np.argsort(price[usable], kind="stable")
-    _, first = np.unique(key[order], axis=0, return_index=True)
-    types = usable[order[first]]
-    types = types[np.argsort(price[types], kind="stable")]
-    group = np.concatenate([domain[types, None], np.packbits(compat[types], axis=1).astype(np.int64)], axis=1)
-    _, inv = np.unique(group, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    keep = np.ones(len(types), dtype=bool)
-    for g in np.unique(inv):
-        idx = np.nonzero(inv == g)[0]  # cheapest first
-        a = alloc[types[idx]]
-        for j in range(1, len(idx)):
-            if np.any(np.all(a[:j][keep[idx[:j]]] >= a[j], axis=1)):
-                keep[idx[j]] = False
-    return types[keep]
 
 
 def _zonal_spreads(solver, classes, originally, item_of_class):
@@ -158,7 +135,7 @@ def _zone_price(pi, req, demand, share, cols, compat, z: int, deadline: float, t
     """The largest theta (to within tol) such that no configuration on a node type of
     zone z is worth more than its price when the spread's pods are worth pi + theta there."""
     in_zone = cols.zone_idx == z
-    types = _node_types(cols.alloc, cols.price, compat & in_zone[:, None], np.zeros(len(cols.price), dtype=np.int64))
+    types = configurations.node_types(cols.alloc, cols.price, compat & in_zone[:, None], np.zeros(len(cols.price), dtype=np.int64))
     if not len(types):
         return 0.0
     # each item twice: its spread pods (worth pi + theta, set 0 so they are not merged with

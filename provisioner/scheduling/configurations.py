@@ -77,7 +77,7 @@ class Solution:
 
 def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float = 1.0,
           max_iterations: int = 500, types_per_round: int = 8, steps: int = 3000,
-          certify: bool = False, smoothing: float = 0.0) -> Solution:
+          certify: bool = False) -> Solution:
     """Column generation until no node type prices out, `seconds` run out or `max_iterations`.
     Each round prices node types, most promising first, until `types_per_round` columns came
     in (or none can), each search limited to `steps` branch-and-bound steps (the columns stay
@@ -127,34 +127,29 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
         return hit
     best_bound, it, converged = 0.0, 0, False
     history: list[float] = []
-    center = prices = None  # the duals with the best bound so far (smoothing centre), made feasible
+    prices = None  # the duals with the best bound so far, made feasible
     while it < max_iterations:
         it += 1
-        y_lp = master.solve()
-        for alpha in ((smoothing, 0.0) if center is not None and smoothing else (0.0,)):
-            y = alpha * center + (1 - alpha) * y_lp if alpha else y_lp
-            worth = _worths(y, n_items, dom, rows, rdom)
-            worth_lp = _worths(y_lp, n_items, dom, rows, rdom) if alpha else worth
-            ratio_of = np.zeros(len(price))
-            for d, ts in domains:
-                ratio_of[ts] = knapsack.upper_bounds(worth(d), req, alloc[ts], fits[ts]) / price[ts]
-            added, inexact = 0, False
-            for t in np.argsort(-ratio_of):  # most promising first, until enough columns came in
-                if ratio_of[t] <= 1 + EPS or added >= types_per_round:
-                    break
-                got, a, upper = pricer(int(t)).price(worth(dom[t]), steps)
-                ratio_of[t] = min(ratio_of[t], upper / price[t])
-                inexact |= upper > got * (1 + 1e-6)
-                for col in (a, pricer(int(t)).runner_up):
-                    if col is not None and float(worth_lp(dom[t]) @ col) > price[t] * (1 + EPS) and add(int(t), col):
-                        added += 1
-            ratio = float(ratio_of.max()) if len(ratio_of) else 1.0
-            here = _covered(y, demand, rmin) / max(ratio, 1.0)
-            if here > best_bound:
-                best_bound, center, prices = here, y, y / max(ratio, 1.0)
-            if added:
-                break  # else: smoothed prices found nothing the LP lacks; price at the LP's own
-        if ratio <= 1 + EPS and not alpha:
+        y = master.solve()
+        worth = _worths(y, n_items, dom, rows, rdom)
+        ratio_of = np.zeros(len(price))
+        for d, ts in domains:
+            ratio_of[ts] = knapsack.upper_bounds(worth(d), req, alloc[ts], fits[ts]) / price[ts]
+        added, inexact = 0, False
+        for t in np.argsort(-ratio_of):  # most promising first, until enough columns came in
+            if ratio_of[t] <= 1 + EPS or added >= types_per_round:
+                break
+            got, a, upper = pricer(int(t)).price(worth(dom[t]), steps)
+            ratio_of[t] = min(ratio_of[t], upper / price[t])
+            inexact |= upper > got * (1 + 1e-6)
+            for col in (a, pricer(int(t)).runner_up):
+                if col is not None and float(worth(dom[t]) @ col) > price[t] * (1 + EPS) and add(int(t), col):
+                    added += 1
+        ratio = float(ratio_of.max()) if len(ratio_of) else 1.0
+        here = _covered(y, demand, rmin) / max(ratio, 1.0)
+        if here > best_bound:
+            best_bound, prices = here, y / max(ratio, 1.0)
+        if ratio <= 1 + EPS:
             converged = True
             break
         if not added and not inexact:
@@ -177,6 +172,23 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
     return Solution(bound, value, np.array(master.columns, dtype=np.int64).reshape(-1, n_items),
                     np.array(master.owner, dtype=np.int64), x, converged, it,
                     None if prices is None else prices * (1 - 1e-9))
+
+
+def node_types(alloc, price, compat, domain) -> np.ndarray:
+    """Columns (offerings) as node types: those alike in allocatable, domain and the sizes they
+    admit merged into the cheapest, then those another of the same domain and sizes beats
+    (no dearer, at least as big everywhere) dropped. Indices into the columns, cheapest first."""
+    from provisioner.scheduling.bound import _undominated
+
+    usable = np.nonzero(compat.any(axis=1))[0]
+    sig = np.concatenate([domain[usable, None], np.packbits(compat[usable], axis=1).astype(np.int64)], axis=1)
+    key = np.concatenate([alloc[usable], sig], axis=1)
+    order = np.argsort(price[usable], kind="stable")
+    _, first = np.unique(key[order], axis=0, return_index=True)
+    pick = order[first]
+    keep = _undominated(sig[pick], alloc[usable[pick]], price[usable[pick]], np.zeros(len(pick), dtype=np.int64))
+    types = usable[pick[keep]]
+    return types[np.argsort(price[types], kind="stable")]
 
 
 def _alone(i, ok, req, alloc, price, demand, group, group_cap) -> tuple[int, np.ndarray]:

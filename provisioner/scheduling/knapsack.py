@@ -130,11 +130,6 @@ class TypePricer:
         return upper, take
 
 
-def price_type(val, req, cap, demand, fits, group, group_cap, steps) -> tuple[float, np.ndarray, float]:
-    """One-off pricing of one node type (TypePricer.price)."""
-    return TypePricer(req, cap, demand, fits, group, group_cap).price(val, steps)
-
-
 def upper_bounds(val, req, alloc, fits) -> np.ndarray:
     """Per node type, a cheap upper bound on its best configuration's worth: the least of, per
     dimension, room times the best worth per unit, and CPU and memory priced (mu) so that no
@@ -192,7 +187,8 @@ def _knapsack(val, req, cap, maxcnt, group, gcap, suffix, steps):  # pragma: no 
     worth per unit of dimension d among items k.. (bound: room x that, least over d)."""
     n, dims = req.shape
     mu = _dual_prices(val, req, cap)
-    best_take = _greedy(val, req, cap, maxcnt, group, gcap, mu)
+    best_take = np.zeros(n, dtype=np.int64)
+    _top_up(val, req, cap, maxcnt, group, gcap, mu, best_take)
     best = 0.0
     for j in range(n):
         best += val[j] * best_take[j]
@@ -263,44 +259,12 @@ def _knapsack(val, req, cap, maxcnt, group, gcap, suffix, steps):  # pragma: no 
 
 
 @numba.njit(cache=True)
-def _greedy(val, req, cap, maxcnt, group, gcap, mu):  # pragma: no cover - compiled
-    """A configuration: items by worth per unit of resources priced at mu (the fractional
-    knapsack's prices per dimension), as many of each as fit. On node types that
-    hold hundreds of pods it is within a pod or two of the best, where the search alone ends
-    its steps far from it."""
-    n, dims = req.shape
-    score = np.empty(n)
-    for j in range(n):
-        w = 0.0
-        for d in range(len(mu)):
-            w += mu[d] * req[j, d]
-        score[j] = -val[j] / w if w > 0 and np.isfinite(w) else -np.inf
-        if val[j] - w > 1e-9 * val[j]:  # worth more than its resources: the LP takes all of it
-            score[j] -= 1e12
-    free = cap.copy()
-    gfree = gcap.copy()
-    take = np.zeros(n, dtype=np.int64)
-    for j in np.argsort(score):
-        k = maxcnt[j]
-        for d in range(dims):
-            if req[j, d] > 0:
-                k = min(k, free[d] // req[j, d])
-        if group[j] >= 0:
-            k = min(k, gfree[group[j]])
-        if k <= 0:
-            continue
-        take[j] = k
-        for d in range(dims):
-            free[d] -= k * req[j, d]
-        if group[j] >= 0:
-            gfree[group[j]] -= k
-    return take
-
-
-@numba.njit(cache=True)
 def _top_up(val, req, cap, maxcnt, group, gcap, mu, take):  # pragma: no cover - compiled
-    """Add to `take` (in place) items by worth per unit of resources priced at mu, as many of
-    each as still fit."""
+    """Add to `take` (in place) items by worth per unit of resources priced at mu (per
+    dimension, the first len(mu)), as many of each as still fit; items worth more than their
+    resources first (the LP relaxation takes all of those). From nothing on a node type
+    holding hundreds of pods, it is within a pod or two of the best, where the search alone
+    ends its steps far from it."""
     n, dims = req.shape
     free = cap.copy()
     gfree = gcap.copy()
@@ -312,9 +276,11 @@ def _top_up(val, req, cap, maxcnt, group, gcap, mu, take):  # pragma: no cover -
     score = np.empty(n)
     for j in range(n):
         w = 0.0
-        for d in range(dims):
+        for d in range(len(mu)):
             w += mu[d] * req[j, d]
-        score[j] = -val[j] / max(w, 1e-300)
+        score[j] = -val[j] / w if w > 0 and np.isfinite(w) else -np.inf
+        if val[j] - w > 1e-9 * val[j]:
+            score[j] -= 1e12
     for j in np.argsort(score):
         if val[j] <= 0:
             continue

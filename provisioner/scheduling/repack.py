@@ -216,13 +216,7 @@ def _problem(solver, cand, items: _Items, targets: dict[tuple, int]):
     zone = cols.zone_idx[cand]
     alloc, price = cols.alloc[cand], cols.price[cand]
     # zones apart only where count rows need them (pinned sizes already tell zones apart)
-    where = zone[:, None] if targets else np.zeros((len(cand), 1), dtype=np.int64)
-    key = np.concatenate([alloc, where, np.packbits(compat, axis=1).astype(np.int64)], axis=1)
-    order = np.argsort(price, kind="stable")
-    _, first = np.unique(key[order], axis=0, return_index=True)
-    types = order[first]
-    types = types[np.argsort(price[types], kind="stable")]
-    types = _undominated(types[compat[types].any(axis=1)], key[:, alloc.shape[1]:], alloc, price)
+    types = configurations.node_types(alloc, price, compat, zone if targets else np.zeros(len(cand), dtype=np.int64))
     demand = np.array([len(p) for p in items.pods], dtype=np.int64)
     req = np.array(items.req, dtype=np.int64)
     p = configurations.Problem(req, demand, alloc[types], price[types], compat[types], domain=zone[types])
@@ -237,20 +231,6 @@ def _problem(solver, cand, items: _Items, targets: dict[tuple, int]):
         p.count_min = np.array([targets[k] for k in keys], dtype=np.int64)
         p.exact = np.array([c is not None for c in items.counted])
     return p, types
-
-
-def _undominated(types: np.ndarray, group_key: np.ndarray, alloc, price) -> np.ndarray:
-    """Drop a node type when one of the same zone admitting the same sizes costs no more and
-    has at least its room in every dimension (types come cheapest first)."""
-    keep = np.ones(len(types), dtype=bool)
-    _, inv = np.unique(group_key[types], axis=0, return_inverse=True)
-    for g in np.unique(inv):
-        idx = np.nonzero(inv.ravel() == g)[0]  # cheapest first
-        a = alloc[types[idx]]
-        for j in range(1, len(idx)):
-            if np.any(np.all(a[:j][keep[idx[:j]]] >= a[j], axis=1)):
-                keep[idx[j]] = False
-    return types[keep]
 
 
 def _seeds(solver, nodes, problem, items: _Items) -> list[tuple[int, np.ndarray]]:

@@ -35,7 +35,7 @@ def test_pricing_is_exact_on_small_nodes(seed):
     req, pi, cap, demand = _small_node(seed)
     group = np.array([0, 0, -1]) if seed % 2 else NO_GROUP
     gcap = np.array([1]) if seed % 2 else np.zeros(0, dtype=np.int64)
-    worth, a, upper = knapsack.price_type(pi, req, cap, demand, np.ones(3, dtype=bool), group, gcap, 100_000)
+    worth, a, upper = knapsack.TypePricer(req, cap, demand, np.ones(3, dtype=bool), group, gcap).price(pi, 100_000)
     assert upper == pytest.approx(worth)
     assert np.all(a @ req <= cap) and np.all(a <= demand)
     assert worth == pytest.approx(float(a @ pi))
