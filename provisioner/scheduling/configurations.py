@@ -30,6 +30,8 @@ from provisioner.scheduling.highs import silent_highs
 EPS = knapsack.EPS
 TAIL, TAIL_GAIN = 10, 2e-4  # stop when 10 rounds gained less than 0.02%
 MIP_PODS = 500  # up to this many pods, pack() also tries the LP's columns as a MIP
+DIVE_ITERATIONS = 10  # column generation rounds between two dives
+ROUND_UP = 0.8  # a dive also fixes one more node of a configuration with x this far past its floor
 
 
 @dataclass
@@ -83,95 +85,129 @@ def solve(p: Problem, seeds: list[tuple[int, np.ndarray]] = (), seconds: float =
     in (or none can), each search limited to `steps` branch-and-bound steps (the columns stay
     feasible; the bound stays valid). With `certify`, a run that stops short ends with
     Farley's bound at its last prices, every node type that might price out priced."""
-    start = time.perf_counter()
-    req = np.ascontiguousarray(p.req, dtype=np.int64)
-    demand = np.asarray(p.demand, dtype=np.int64)
-    alloc = np.ascontiguousarray(p.alloc, dtype=np.int64)
-    price = np.asarray(p.price, dtype=float)
-    n_items = len(demand)
-    group = np.full(n_items, -1, dtype=np.int64) if p.group is None else np.asarray(p.group, dtype=np.int64)
-    group_cap = np.zeros(0, dtype=np.int64) if p.group_cap is None else np.asarray(p.group_cap, dtype=np.int64)
-    dom, rows, rdom, rmin = p.rows()
-    fits = p.compat & np.all(alloc[:, None, :] >= req[None, :, :], axis=2)
-    if not fits.any(axis=0).all():
-        raise ValueError("a pod size fits no node type")
-    master = _Master(demand, rmin, p.exact)
-    seen: set[tuple[int, bytes]] = set()
+    return ColumnGeneration(p, seeds).run(seconds, max_iterations, types_per_round, steps, certify)
 
-    def add(t: int, a: np.ndarray) -> bool:
+
+class ColumnGeneration:
+    """The master LP, its columns and the node types' pricers, kept between runs: `cover`
+    lowers what is left to cover (a dive fixed some nodes) and the next `run` goes on warm."""
+
+    def __init__(self, p: Problem, seeds: list[tuple[int, np.ndarray]] = ()) -> None:
+        self.p = p
+        self.req = np.ascontiguousarray(p.req, dtype=np.int64)
+        self.demand = np.asarray(p.demand, dtype=np.int64)
+        self.alloc = np.ascontiguousarray(p.alloc, dtype=np.int64)
+        self.price = np.asarray(p.price, dtype=float)
+        n_items = len(self.demand)
+        self.group = np.full(n_items, -1, dtype=np.int64) if p.group is None else np.asarray(p.group, dtype=np.int64)
+        self.group_cap = np.zeros(0, dtype=np.int64) if p.group_cap is None else np.asarray(p.group_cap, dtype=np.int64)
+        self.dom, self.rows, self.rdom, self.rmin = p.rows()
+        self.fits = p.compat & np.all(self.alloc[:, None, :] >= self.req[None, :, :], axis=2)
+        if not self.fits.any(axis=0).all():
+            raise ValueError("a pod size fits no node type")
+        self.master = _Master(self.demand, self.rmin, p.exact)
+        self.seen: set[tuple[int, bytes]] = set()
+        self.pricers: dict[int, knapsack.TypePricer] = {}
+        self.domains = [(d, np.nonzero(self.dom == d)[0]) for d in np.unique(self.dom)]
+        alone = lambda i, ok: _alone(i, ok, self.req, self.alloc, self.price, self.demand, self.group, self.group_cap)
+        for i in range(n_items):  # every size alone, as many as fit, on its cheapest node type per pod
+            self.add(*alone(i, self.fits[:, i]))
+        for r in range(len(self.rmin)):  # and in every domain a count row needs
+            if self.rmin[r] <= 0:
+                continue
+            in_domain = self.dom == self.rdom[r]
+            for i in np.nonzero(self.rows[r])[0]:
+                if (self.fits[:, i] & in_domain).any():
+                    self.add(*alone(i, self.fits[:, i] & in_domain))
+        for t, a in seeds:
+            self.add(int(t), np.asarray(a, dtype=np.int64))
+
+    def add(self, t: int, a: np.ndarray) -> bool:
         key = (int(t), a.tobytes())
-        if key in seen:
+        if key in self.seen:
             return False
-        seen.add(key)
-        master.add(float(price[t]), a, int(t), p.counted(t, a))
+        self.seen.add(key)
+        self.master.add(float(self.price[t]), a, int(t), self.p.counted(t, a))
         return True
 
-    for i in range(n_items):  # every size alone, as many as fit, on its cheapest node type per pod
-        add(*_alone(i, fits[:, i], req, alloc, price, demand, group, group_cap))
-    for r in range(len(rmin)):  # and in every domain a count row needs
-        if rmin[r] <= 0:
-            continue
-        in_domain = dom == rdom[r]
-        for i in np.nonzero(rows[r])[0]:
-            if (fits[:, i] & in_domain).any():
-                add(*_alone(i, fits[:, i] & in_domain, req, alloc, price, demand, group, group_cap))
-    for t, a in seeds:
-        add(int(t), np.asarray(a, dtype=np.int64))
-    domains = [(d, np.nonzero(dom == d)[0]) for d in np.unique(dom)]
-    pricers: dict[int, knapsack.TypePricer] = {}
-
-    def pricer(t: int) -> knapsack.TypePricer:
-        hit = pricers.get(t)
+    def pricer(self, t: int) -> knapsack.TypePricer:
+        hit = self.pricers.get(t)
         if hit is None:
-            hit = pricers[t] = knapsack.TypePricer(req, alloc[t], demand, fits[t], group, group_cap)
+            hit = self.pricers[t] = knapsack.TypePricer(self.req, self.alloc[t], self.demand, self.fits[t],
+                                                        self.group, self.group_cap)
         return hit
-    best_bound, it, converged = 0.0, 0, False
-    history: list[float] = []
-    prices = None  # the duals with the best bound so far, made feasible
-    while it < max_iterations:
-        it += 1
-        y = master.solve()
-        worth = _worths(y, n_items, dom, rows, rdom)
-        ratio_of = np.zeros(len(price))
-        for d, ts in domains:
-            ratio_of[ts] = knapsack.upper_bounds(worth(d), req, alloc[ts], fits[ts]) / price[ts]
-        added, inexact = 0, False
-        for t in np.argsort(-ratio_of):  # most promising first, until enough columns came in
-            if ratio_of[t] <= 1 + EPS or added >= types_per_round:
+
+    def cover(self, left: np.ndarray, rows_left: np.ndarray, x: np.ndarray) -> None:
+        """Cover only this much from now on: new configurations hold no more than is left,
+        and the ones in use (x > 0) come again cut down to it, as does every size alone."""
+        self.demand = np.asarray(left, dtype=np.int64)
+        self.rmin = np.asarray(rows_left, dtype=np.int64)
+        self.master.cover(np.concatenate([self.demand, self.rmin]))
+        for pricer in self.pricers.values():
+            pricer.limit(self.demand)
+        columns = np.array(self.master.columns)
+        for k in np.nonzero(x > 1e-9)[0]:
+            a = np.minimum(columns[k], self.demand)
+            if a.any():
+                self.add(self.master.owner[k], a)
+        self.master.retire(np.nonzero((columns > self.demand).any(axis=1))[0])
+        for i in np.nonzero(self.demand)[0]:
+            self.add(*_alone(i, self.fits[:, i], self.req, self.alloc, self.price, self.demand, self.group,
+                             self.group_cap))
+
+    def run(self, seconds: float = 1.0, max_iterations: int = 500, types_per_round: int = 8,
+            steps: int = 3000, certify: bool = False) -> Solution:
+        start = time.perf_counter()
+        req, alloc, price, fits, demand, rmin = self.req, self.alloc, self.price, self.fits, self.demand, self.rmin
+        n_items, master = len(demand), self.master
+        dom, rows, rdom = self.dom, self.rows, self.rdom
+        best_bound, it, converged = 0.0, 0, False
+        history: list[float] = []
+        prices = None  # the duals with the best bound so far, made feasible
+        while it < max_iterations:
+            it += 1
+            y = master.solve()
+            worth = _worths(y, n_items, dom, rows, rdom)
+            ratio_of = np.zeros(len(price))
+            for d, ts in self.domains:
+                ratio_of[ts] = knapsack.upper_bounds(worth(d), req, alloc[ts], fits[ts]) / price[ts]
+            added, inexact = 0, False
+            for t in np.argsort(-ratio_of):  # most promising first, until enough columns came in
+                if ratio_of[t] <= 1 + EPS or added >= types_per_round:
+                    break
+                got, a, upper = self.pricer(int(t)).price(worth(dom[t]), steps)
+                ratio_of[t] = min(ratio_of[t], upper / price[t])
+                inexact |= upper > got * (1 + 1e-6)
+                for col in (a, self.pricer(int(t)).runner_up):
+                    if col is not None and float(worth(dom[t]) @ col) > price[t] * (1 + EPS) and self.add(int(t), col):
+                        added += 1
+            ratio = float(ratio_of.max()) if len(ratio_of) else 1.0
+            here = _covered(y, demand, rmin) / max(ratio, 1.0)
+            if here > best_bound:
+                best_bound, prices = here, y / max(ratio, 1.0)
+            if ratio <= 1 + EPS:
+                converged = True
                 break
-            got, a, upper = pricer(int(t)).price(worth(dom[t]), steps)
-            ratio_of[t] = min(ratio_of[t], upper / price[t])
-            inexact |= upper > got * (1 + 1e-6)
-            for col in (a, pricer(int(t)).runner_up):
-                if col is not None and float(worth(dom[t]) @ col) > price[t] * (1 + EPS) and add(int(t), col):
-                    added += 1
-        ratio = float(ratio_of.max()) if len(ratio_of) else 1.0
-        here = _covered(y, demand, rmin) / max(ratio, 1.0)
-        if here > best_bound:
-            best_bound, prices = here, y / max(ratio, 1.0)
-        if ratio <= 1 + EPS:
-            converged = True
-            break
-        if not added and not inexact:
-            break  # nothing new among the types priced, and the rest only bounded
-        history.append(master.value()[0])  # the value before this round's columns
-        if len(history) > TAIL and history[-TAIL - 1] - history[-1] < TAIL_GAIN * history[-1]:
-            break  # tailing off: the last rounds gained almost nothing
-        if time.perf_counter() - start > seconds:
-            break
-    y = master.solve()  # columns added in the last round: the solution covers them
-    value, x = master.value()
-    if not converged and certify:
-        worth = _worths(y, n_items, dom, rows, rdom)
-        ratio = 1.0
-        for d, ts in domains:
-            ratio = max(ratio, _max_ratio(worth(d), req, alloc, price, fits, ts, pricer, steps))
-        if _covered(y, demand, rmin) / ratio > best_bound:
-            best_bound, prices = _covered(y, demand, rmin) / ratio, y / ratio
-    bound = max(best_bound * (1 - 1e-9) - 1e-9, 0.0)
-    return Solution(bound, value, np.array(master.columns, dtype=np.int64).reshape(-1, n_items),
-                    np.array(master.owner, dtype=np.int64), x, converged, it,
-                    None if prices is None else prices * (1 - 1e-9))
+            if not added and not inexact:
+                break  # nothing new among the types priced, and the rest only bounded
+            history.append(master.value()[0])  # the value before this round's columns
+            if len(history) > TAIL and history[-TAIL - 1] - history[-1] < TAIL_GAIN * history[-1]:
+                break  # tailing off: the last rounds gained almost nothing
+            if time.perf_counter() - start > seconds:
+                break
+        y = master.solve()  # columns added in the last round: the solution covers them
+        value, x = master.value()
+        if not converged and certify:
+            worth = _worths(y, n_items, dom, rows, rdom)
+            ratio = 1.0
+            for d, ts in self.domains:
+                ratio = max(ratio, _max_ratio(worth(d), req, alloc, price, fits, ts, self.pricer, steps))
+            if _covered(y, demand, rmin) / ratio > best_bound:
+                best_bound, prices = _covered(y, demand, rmin) / ratio, y / ratio
+        bound = max(best_bound * (1 - 1e-9) - 1e-9, 0.0)
+        return Solution(bound, value, np.array(master.columns, dtype=np.int64).reshape(-1, n_items),
+                        np.array(master.owner, dtype=np.int64), x, converged, it,
+                        None if prices is None else prices * (1 - 1e-9))
 
 
 def node_types(alloc, price, compat, domain) -> np.ndarray:
@@ -257,6 +293,11 @@ class _Master:
         self.columns.append(a)
         self.owner.append(t)
 
+    def retire(self, ks: np.ndarray) -> None:
+        """These columns may no longer be used."""
+        if len(ks):
+            self.h.changeColsBounds(len(ks), ks.astype(np.int32), np.zeros(len(ks)), np.zeros(len(ks)))
+
     def cover(self, left: np.ndarray) -> None:
         rows = np.arange(len(left), dtype=np.int32)
         self.h.changeRowsBounds(len(rows), rows, left.astype(float),
@@ -273,29 +314,68 @@ class _Master:
 
 
 def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> list[tuple[int, np.ndarray]]:
-    """Whole nodes (node type, configuration) covering the demand and the count rows: the LP's
-    configurations floor(x) times; what is left gets an LP of its own (new configurations for
-    the leftovers), rounded by round_solution; up to MIP_PODS pods, a MIP over the LP's columns
-    gets the last 15% of the time and is kept when cheaper. Raises ValueError when a size fits
-    no node type."""
+    """Whole nodes (node type, configuration) covering the demand and the count rows, by diving:
+    solve the LP (60% of the time), fix floor(x) nodes of every configuration (or, when every x
+    is below one, one node of the largest, and any above ROUND_UP), then go on generating
+    columns for what is left, warm, and fix again. Rounding once and for all leaves a third of
+    the LP fractional; what the dives leave when time runs out is rounded by round_solution. Up
+    to MIP_PODS pods, a MIP over the LP's columns gets the last 15% of the time and is kept
+    when cheaper. Raises ValueError when a size fits no node type."""
     start = time.perf_counter()
-    small = int(np.sum(p.demand)) <= MIP_PODS  # then a MIP over the LP's columns gets the last 15%
-    sol = solve(p, seeds, seconds=seconds * 0.7)
-    counts = np.floor(sol.x + 1e-9).astype(np.int64)
-    nz = np.nonzero(counts)[0]
-    packed = [(int(sol.owner[k]), sol.configs[k]) for k in nz for _ in range(int(counts[k]))]
-    left, left_rows = _left(p, p.demand, p.rows()[3], packed)
-    if left.any() or left_rows.any():
-        keep = [(int(sol.owner[k]), np.minimum(sol.configs[k], left)) for k in np.nonzero(sol.x > 1e-9)[0]]
-        rest = replace(p, demand=left, count_min=left_rows if p.count_rows is not None else None)
-        more = solve(rest, keep, seconds=max(seconds * (0.85 if small else 1.0) - (time.perf_counter() - start), 0.01))
-        packed += round_solution(more, rest)
+    small = int(np.sum(p.demand)) <= MIP_PODS
+    until = start + seconds * (0.85 if small else 1.0)
+    cg = ColumnGeneration(p, seeds)
+    first = sol = cg.run(seconds * 0.6)
+    exact = np.zeros(len(p.demand), dtype=bool) if p.exact is None else np.asarray(p.exact, dtype=bool)
+    packed: list[tuple[int, np.ndarray]] = []
+    left, rows_left = _left(p, p.demand, p.rows()[3], [])
+    while True:
+        for t, a in _fixed(p, sol, exact, left, rows_left):
+            packed.append((t, a))
+            left = np.maximum(left - a, 0)
+            if len(rows_left):
+                rows_left = np.maximum(rows_left - p.counted(t, a), 0)
+        if not left.any() and not rows_left.any():
+            break
+        cg.cover(left, rows_left, sol.x)
+        time_left = until - time.perf_counter()
+        if time_left <= 0:  # what is left: rounded on the columns there are
+            sol = cg.run(0.0, max_iterations=1)
+            rest = replace(p, demand=left, count_min=rows_left if p.count_rows is not None else None)
+            packed += round_solution(sol, rest)
+            break
+        sol = cg.run(min(time_left / 4, 0.5), max_iterations=DIVE_ITERATIONS)
     if not small:
         return packed
-    whole = _mip(p, sol, max(seconds - (time.perf_counter() - start), 0.0))
+    whole = _mip(p, first, max(seconds - (time.perf_counter() - start), 0.0))
     if whole is not None and sum(p.price[t] for t, _ in whole) < sum(p.price[t] for t, _ in packed) - 1e-9:
         return whole
     return packed
+
+
+def _fixed(p: Problem, sol: Solution, exact, left, rows_left) -> list[tuple[int, np.ndarray]]:
+    """The nodes a dive fixes: floor(x) of every configuration, one more of those whose
+    fractional part is at least ROUND_UP, or else one of the largest; each trimmed to what is
+    left as the nodes before it were taken."""
+    n = np.floor(sol.x + 1e-9).astype(np.int64)
+    n += (sol.x - n >= ROUND_UP)
+    if not n.any() and len(sol.x):
+        n[int(np.argmax(sol.x))] = 1
+    out = []
+    left, rows_left = left.copy(), rows_left.copy()
+    for k in np.argsort(-sol.x):
+        for _ in range(int(n[k])):
+            t = int(sol.owner[k])
+            a = _trimmed(p, t, np.minimum(sol.configs[k], left), exact, left, rows_left)
+            if not a.any():
+                break
+            out.append((t, a))
+            left = np.maximum(left - a, 0)
+            if len(rows_left):
+                rows_left = np.maximum(rows_left - p.counted(t, a), 0)
+        if not n[k]:
+            break
+    return out
 
 
 def _mip(p: Problem, sol: Solution, seconds: float) -> list[tuple[int, np.ndarray]] | None:

@@ -39,12 +39,21 @@ class TypePricer:
         self.starts = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
         self.req = np.ascontiguousarray(uniq[:, :-1], dtype=np.int64)
         self.group = np.ascontiguousarray(uniq[:, -1], dtype=np.int64)
+        self._idx, self._inv = idx, inv
         self.count = np.bincount(inv, weights=demand[idx], minlength=len(uniq)).astype(np.int64)
         self.demand = demand
         self.cap = np.asarray(cap, dtype=np.int64)
         self.gcap = np.asarray(group_cap, dtype=np.int64)
         self._lp = None
         self.runner_up: np.ndarray | None = None  # the second configuration of the last price()
+
+    def limit(self, demand) -> None:
+        """At most this many pods of each size from now on."""
+        self.demand = demand
+        self.count = np.bincount(self._inv, weights=demand[self._idx], minlength=len(self.count)).astype(np.int64)
+        if self._lp is not None:
+            n = len(self.count)
+            self._lp.changeColsBounds(n, np.arange(n, dtype=np.int32), np.zeros(n), self.count.astype(float))
 
     def worths(self, val) -> np.ndarray:
         """Each merged size's worth: the best of its members'."""

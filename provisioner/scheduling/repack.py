@@ -250,39 +250,29 @@ def _seeds(solver, nodes, problem, items: _Items) -> list[tuple[int, np.ndarray]
 
 
 def _lifted(solver, problem, types, cand, items: _Items, shapes) -> list[tuple[int, np.ndarray]]:
-    """The zone-free LP's configurations as this LP's: each on this NodePool's node type of the
-    same allocatable in the same zone, each of its pods given to the size (of the same classes)
-    with the most pods still unclaimed, within hostname caps. Only a head start: the LP
-    re-prices everything."""
+    """The zone-free LP's configurations as this LP's: in every zone, each of its pods given to
+    the size (of the same classes) with the most pods still unclaimed, within hostname caps, on
+    the cheapest node type of that zone holding them. Only a head start: the LP re-prices
+    everything."""
     if not shapes:
         return []
-    cols = solver.cols
-    where: dict[bytes, list[int]] = defaultdict(list)  # allocatable -> node types (cheapest first)
-    for t, c in enumerate(cand[types]):
-        where[cols.alloc[c].tobytes()].append(t)
     by_class: dict[int, list[int]] = defaultdict(list)
     for i, pods in enumerate(items.pods):
         for cid in {m[0] for m in pods}:
             by_class[cid].append(i)
-    zone_of = cols.zone_idx[cand[types]]
+    dom = problem.rows()[0]
     kind = [(items.counted[i] is not None, items.capped[i] is not None, not items.mask[i].all())
             for i in range(len(items.req))]  # counted, capped, pinned (or otherwise limited)
-    out = []
-    for col, x, sizes in shapes:
-        done = set()
-        for t in where.get(cols.alloc[col].tobytes(), []):  # in every zone it is offered
-            if int(zone_of[t]) in done:
-                continue
-            done.add(int(zone_of[t]))
-            home = int(zone_of[t]) == int(cols.zone_idx[col])
-            # several ways to hand the pods to sizes: each kind of size first in turn (away from
-            # the zone it was priced in, only pods a zonal spread sends there)
-            for first in (range(4) if home else (0,)):
+    out, seen = [], set()
+    for z in np.unique(dom):
+        admits = problem.compat[dom == z].any(axis=0)
+        for _, x, sizes in shapes:
+            # several ways to hand the pods to sizes: each kind of size first in turn
+            for first in range(4):
                 a = np.zeros(len(items.req), dtype=np.int64)
                 in_set: dict[frozenset, int] = defaultdict(int)
                 for classes, k in sizes:
-                    cands = [i for i in {i for cid in classes for i in by_class.get(cid, ())}
-                             if problem.compat[t, i] and (home or kind[i][0])]
+                    cands = [i for i in {i for cid in classes for i in by_class.get(cid, ())} if admits[i]]
                     cands.sort(key=lambda i: (not (kind[i][first - 1] if first else not any(kind[i])), i))
                     for i in cands:
                         capped = items.capped[i]
@@ -296,7 +286,11 @@ def _lifted(solver, problem, types, cand, items: _Items, shapes) -> list[tuple[i
                             in_set[capped[0]] += take
                         if not k:
                             break
-                if a.any():
+                if not a.any() or (z, a.tobytes()) in seen:
+                    continue
+                seen.add((z, a.tobytes()))
+                t = configurations.cheapest_type(problem, a, int(z))
+                if t is not None:
                     out.append((t, a))
     return out
 

@@ -91,3 +91,37 @@ def test_count_rows_put_each_domains_share_there_and_rounding_keeps_it():
     nodes = cfg.pack(problem, [], 2.0)
     per_domain = [sum(int(a[0]) for t, a in nodes if t == d) for d in (0, 1)]
     assert per_domain == [3, 3]
+
+
+def _cutting_stock(seed):
+    """Eight random sizes, 3-14 pods each, on four node types."""
+    rng = np.random.default_rng(seed)
+    req = np.column_stack([rng.integers(2, 16, 8) * 100, rng.integers(1, 16, 8) * 256, np.ones(8, dtype=int)])
+    alloc = np.array([[2000, 4000, 20], [4000, 8000, 20], [8000, 16000, 30], [2000, 8000, 20]])
+    return cfg.Problem(req, rng.integers(3, 15, 8), alloc, np.array([1.0, 1.95, 3.8, 1.5]),
+                       np.ones((4, 8), dtype=bool))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_diving_ends_within_one_node_of_the_lp(seed):
+    # rounding the LP once leaves 10-30% on these; diving with new columns for what is left
+    # ends within the dearest node of the LP's value
+    problem = _cutting_stock(seed)
+    lp = cfg.solve(problem, seconds=5).value
+    nodes = cfg.pack(problem, [], 3.0)
+    assert np.all(sum(a for _, a in nodes) >= problem.demand)
+    assert all(np.all(a @ problem.req <= problem.alloc[t]) for t, a in nodes)
+    assert sum(problem.price[t] for t, _ in nodes) <= lp + problem.price.max() + 1e-9
+
+
+def test_a_dive_covers_only_what_is_left_with_columns_that_fit_it():
+    problem = _cutting_stock(0)
+    cg = cfg.ColumnGeneration(problem)
+    sol = cg.run(2.0)
+    left = problem.demand // 3
+    cg.cover(left, np.zeros(0, dtype=np.int64), sol.x)
+    rest = cg.run(2.0)
+    used = rest.x > 1e-9
+    assert np.all(rest.configs[used] <= left)  # no column holding more than is left is used
+    assert np.all(rest.x @ rest.configs >= left - 1e-6)
+    assert rest.value < sol.value
