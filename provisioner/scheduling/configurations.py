@@ -30,7 +30,8 @@ from provisioner.scheduling.highs import silent_highs
 EPS = knapsack.EPS
 TAIL, TAIL_GAIN = 10, 2e-4  # stop when 10 rounds gained less than 0.02%
 MIP_PODS = 500  # up to this many pods, pack() also tries the LP's columns as a MIP
-DIVE_ITERATIONS = 10  # column generation rounds between two dives
+DIVE_ITERATIONS = 2  # column generation rounds between two dives (the first: 30% of the time left)
+PACK_TYPES_PER_ROUND = 16  # columns a round of pack()'s column generation waits for
 ROUND_UP = 0.8  # a dive also fixes one more node of a configuration with x this far past its floor
 
 
@@ -317,7 +318,8 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
     """Whole nodes (node type, configuration) covering the demand and the count rows, by diving:
     solve the LP (60% of the time), fix floor(x) nodes of every configuration (or, when every x
     is below one, one node of the largest, and any above ROUND_UP), then go on generating
-    columns for what is left, warm, and fix again. Rounding once and for all leaves a third of
+    columns for what is left, warm, and fix again (the first time with 30% of the time left,
+    then DIVE_ITERATIONS rounds at most). Rounding once and for all leaves a third of
     the LP fractional; what the dives leave when time runs out is rounded by round_solution. Up
     to MIP_PODS pods, a MIP over the LP's columns gets the last 15% of the time and is kept
     when cheaper. Raises ValueError when a size fits no node type."""
@@ -325,7 +327,7 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
     small = int(np.sum(p.demand)) <= MIP_PODS
     until = start + seconds * (0.85 if small else 1.0)
     cg = ColumnGeneration(p, seeds)
-    first = sol = cg.run(seconds * 0.6)
+    first = sol = cg.run(seconds * 0.6, types_per_round=PACK_TYPES_PER_ROUND)
     exact = np.zeros(len(p.demand), dtype=bool) if p.exact is None else np.asarray(p.exact, dtype=bool)
     packed: list[tuple[int, np.ndarray]] = []
     left, rows_left = _left(p, p.demand, p.rows()[3], [])
@@ -344,7 +346,10 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
             rest = replace(p, demand=left, count_min=rows_left if p.count_rows is not None else None)
             packed += round_solution(sol, rest)
             break
-        sol = cg.run(min(time_left / 4, 0.5), max_iterations=DIVE_ITERATIONS)
+        if sol is first:  # the first dive leaves the most to re-optimise
+            sol = cg.run(time_left * 0.3, types_per_round=PACK_TYPES_PER_ROUND)
+        else:
+            sol = cg.run(min(time_left / 4, 0.5), max_iterations=DIVE_ITERATIONS, types_per_round=PACK_TYPES_PER_ROUND)
     if not small:
         return packed
     whole = _mip(p, first, max(seconds - (time.perf_counter() - start), 0.0))
