@@ -30,9 +30,11 @@ from provisioner.scheduling.highs import silent_highs
 EPS = knapsack.EPS
 TAIL, TAIL_GAIN = 10, 2e-4  # stop when 10 rounds gained less than 0.02%
 MIP_PODS = 500  # up to this many pods, pack() also tries the LP's columns as a MIP
-DIVE_ITERATIONS = 2  # column generation rounds between two dives (the first: 30% of the time left)
+DIVE_ITERATIONS = 2  # column generation rounds between two dives (the first: a fifth of the time)
 PACK_TYPES_PER_ROUND = 16  # columns a round of pack()'s column generation waits for
+DIVE_PRICED = 64  # node types a round of a dive prices at most (the rest keep their upper bounds)
 ROUND_UP = 0.8  # a dive also fixes one more node of a configuration with x this far past its floor
+FIX_SHARE = 0.05  # a dive where no x reaches ROUND_UP fixes one node of this share of the columns in use
 
 
 @dataclass
@@ -110,18 +112,22 @@ class ColumnGeneration:
         self.seen: set[tuple[int, bytes]] = set()
         self.pricers: dict[int, knapsack.TypePricer] = {}
         self.domains = [(d, np.nonzero(self.dom == d)[0]) for d in np.unique(self.dom)]
-        alone = lambda i, ok: _alone(i, ok, self.req, self.alloc, self.price, self.demand, self.group, self.group_cap)
-        for i in range(n_items):  # every size alone, as many as fit, on its cheapest node type per pod
-            self.add(*alone(i, self.fits[:, i]))
-        for r in range(len(self.rmin)):  # and in every domain a count row needs
-            if self.rmin[r] <= 0:
-                continue
-            in_domain = self.dom == self.rdom[r]
-            for i in np.nonzero(self.rows[r])[0]:
-                if (self.fits[:, i] & in_domain).any():
-                    self.add(*alone(i, self.fits[:, i] & in_domain))
+        self._add_alone()
         for t, a in seeds:
             self.add(int(t), np.asarray(a, dtype=np.int64))
+
+    def _add_alone(self) -> None:
+        """Every size left alone, as many as fit (and are left), on its cheapest node type per
+        pod, and so in every domain a count row still needs."""
+        def alone(i, ok):
+            return _alone(i, ok, self.req, self.alloc, self.price, self.demand, self.group, self.group_cap)
+        for i in np.nonzero(self.demand)[0]:
+            self.add(*alone(i, self.fits[:, i]))
+        for r in np.nonzero(self.rmin > 0)[0]:
+            in_domain = self.dom == self.rdom[r]
+            for i in np.nonzero(self.rows[r] & (self.demand > 0))[0]:
+                if (self.fits[:, i] & in_domain).any():
+                    self.add(*alone(i, self.fits[:, i] & in_domain))
 
     def add(self, t: int, a: np.ndarray) -> bool:
         key = (int(t), a.tobytes())
@@ -152,12 +158,10 @@ class ColumnGeneration:
             if a.any():
                 self.add(self.master.owner[k], a)
         self.master.retire(np.nonzero((columns > self.demand).any(axis=1))[0])
-        for i in np.nonzero(self.demand)[0]:
-            self.add(*_alone(i, self.fits[:, i], self.req, self.alloc, self.price, self.demand, self.group,
-                             self.group_cap))
+        self._add_alone()
 
     def run(self, seconds: float = 1.0, max_iterations: int = 500, types_per_round: int = 8,
-            steps: int = 3000, certify: bool = False) -> Solution:
+            steps: int = 3000, certify: bool = False, max_priced: int | None = None) -> Solution:
         start = time.perf_counter()
         req, alloc, price, fits, demand, rmin = self.req, self.alloc, self.price, self.fits, self.demand, self.rmin
         n_items, master = len(demand), self.master
@@ -165,6 +169,7 @@ class ColumnGeneration:
         best_bound, it, converged = 0.0, 0, False
         history: list[float] = []
         prices = None  # the duals with the best bound so far, made feasible
+        max_priced = len(price) if max_priced is None else max_priced
         while it < max_iterations:
             it += 1
             y = master.solve()
@@ -173,8 +178,11 @@ class ColumnGeneration:
             for d, ts in self.domains:
                 ratio_of[ts] = knapsack.upper_bounds(worth(d), req, alloc[ts], fits[ts]) / price[ts]
             added, inexact = 0, False
-            for t in np.argsort(-ratio_of):  # most promising first, until enough columns came in
-                if ratio_of[t] <= 1 + EPS or added >= types_per_round:
+            # most promising first, until enough columns came in or `max_priced` types were
+            # priced (the rest keep their upper bounds)
+            for n, t in enumerate(np.argsort(-ratio_of)):
+                if ratio_of[t] <= 1 + EPS or added >= types_per_round or n >= max_priced:
+                    inexact = inexact or ratio_of[t] > 1 + EPS
                     break
                 got, a, upper = self.pricer(int(t)).price(worth(dom[t]), steps)
                 ratio_of[t] = min(ratio_of[t], upper / price[t])
@@ -316,43 +324,47 @@ class _Master:
 
 def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> list[tuple[int, np.ndarray]]:
     """Whole nodes (node type, configuration) covering the demand and the count rows, by diving:
-    solve the LP (60% of the time), fix floor(x) nodes of every configuration (or, when every x
-    is below one, one node of the largest, and any above ROUND_UP), then go on generating
-    columns for what is left, warm, and fix again (the first time with 30% of the time left,
-    then DIVE_ITERATIONS rounds at most). Rounding once and for all leaves a third of
-    the LP fractional; what the dives leave when time runs out is rounded by round_solution. Up
-    to MIP_PODS pods, a MIP over the LP's columns gets the last 15% of the time and is kept
+    solve the LP (half the time), fix floor(x) nodes of every configuration, one more where x
+    is ROUND_UP past its floor (or, when none is, one node of the largest FIX_SHARE of them),
+    then go on generating columns for what is left, warm, and fix again: the first time with
+    a fifth of the time, then DIVE_ITERATIONS rounds at most, and past the time one round
+    pricing a few node types. Rounding once and for all leaves a third of the LP fractional.
+    Up to MIP_PODS pods, a MIP over the LP's columns gets the last 15% of the time and is kept
     when cheaper. Raises ValueError when a size fits no node type."""
     start = time.perf_counter()
     small = int(np.sum(p.demand)) <= MIP_PODS
     until = start + seconds * (0.85 if small else 1.0)
     cg = ColumnGeneration(p, seeds)
-    first = sol = cg.run(seconds * 0.6, types_per_round=PACK_TYPES_PER_ROUND)
+    first = sol = cg.run(seconds * 0.5, types_per_round=PACK_TYPES_PER_ROUND)
     exact = np.zeros(len(p.demand), dtype=bool) if p.exact is None else np.asarray(p.exact, dtype=bool)
     packed: list[tuple[int, np.ndarray]] = []
     left, rows_left = _left(p, p.demand, p.rows()[3], [])
     while True:
-        for t, a in _fixed(p, sol, exact, left, rows_left):
+        fixed = _fixed(p, sol, exact, left, rows_left)
+        for t, a in fixed:
             packed.append((t, a))
             left = np.maximum(left - a, 0)
             if len(rows_left):
                 rows_left = np.maximum(rows_left - p.counted(t, a), 0)
         if not left.any() and not rows_left.any():
             break
-        cg.cover(left, rows_left, sol.x)
-        time_left = until - time.perf_counter()
-        if time_left <= 0:  # what is left: rounded on the columns there are
-            sol = cg.run(0.0, max_iterations=1)
+        if not fixed:  # (no column holds anything left) rounded on the columns there are
             rest = replace(p, demand=left, count_min=rows_left if p.count_rows is not None else None)
             packed += round_solution(sol, rest)
             break
+        cg.cover(left, rows_left, sol.x)
+        time_left = until - time.perf_counter()
         if sol is first:  # the first dive leaves the most to re-optimise
-            sol = cg.run(time_left * 0.3, types_per_round=PACK_TYPES_PER_ROUND)
-        else:
-            sol = cg.run(min(time_left / 4, 0.5), max_iterations=DIVE_ITERATIONS, types_per_round=PACK_TYPES_PER_ROUND)
+            sol = cg.run(seconds * 0.2, types_per_round=PACK_TYPES_PER_ROUND)
+        elif time_left > 0:
+            sol = cg.run(min(time_left / 4, 0.5), max_iterations=DIVE_ITERATIONS,
+                         types_per_round=PACK_TYPES_PER_ROUND, max_priced=DIVE_PRICED)
+        else:  # out of time: a round each, few node types priced (FIX_SHARE bounds the dives)
+            sol = cg.run(0.0, max_iterations=1, types_per_round=PACK_TYPES_PER_ROUND,
+                         max_priced=PACK_TYPES_PER_ROUND)
     if not small:
         return packed
-    whole = _mip(p, first, max(seconds - (time.perf_counter() - start), 0.0))
+    whole = _mip(p, np.array(cg.master.owner), np.array(cg.master.columns), max(seconds - (time.perf_counter() - start), 0.0))
     if whole is not None and sum(p.price[t] for t, _ in whole) < sum(p.price[t] for t, _ in packed) - 1e-9:
         return whole
     return packed
@@ -364,8 +376,8 @@ def _fixed(p: Problem, sol: Solution, exact, left, rows_left) -> list[tuple[int,
     left as the nodes before it were taken."""
     n = np.floor(sol.x + 1e-9).astype(np.int64)
     n += (sol.x - n >= ROUND_UP)
-    if not n.any() and len(sol.x):
-        n[int(np.argmax(sol.x))] = 1
+    if not n.any() and len(sol.x):  # one node each of the largest few
+        n[np.argsort(-sol.x)[:max(1, int(FIX_SHARE * np.count_nonzero(sol.x > 1e-9)))]] = 1
     out = []
     left, rows_left = left.copy(), rows_left.copy()
     for k in np.argsort(-sol.x):
@@ -383,31 +395,49 @@ def _fixed(p: Problem, sol: Solution, exact, left, rows_left) -> list[tuple[int,
     return out
 
 
-def _mip(p: Problem, sol: Solution, seconds: float) -> list[tuple[int, np.ndarray]] | None:
-    """The LP's columns as a MIP (HiGHS, within `seconds`): whole nodes, every row covered
-    (exact rows too: the hand-out leaves a slot empty where there is no pod for it). On small
-    problems it beats rounding; None when it found nothing in time."""
-    if seconds < 0.05 or not len(sol.owner):
+def _mip(p: Problem, owner: np.ndarray, configs: np.ndarray, seconds: float) -> list[tuple[int, np.ndarray]] | None:
+    """Columns (the LP's and the dives') as a MIP (HiGHS, within `seconds`): whole nodes covering every row. A
+    node may leave slots of an exact size empty (u[i, d]: empty slots of size i on nodes of
+    domain d), which its domain's count rows then do not count: exact sizes are covered
+    exactly by pods, so a count row is met by pods, not by slots. On small problems it beats
+    diving; None when it found nothing in time."""
+    if seconds < 0.05 or not len(owner):
         return None
     h = silent_highs()
-    rmin = p.rows()[3]
-    for v in list(p.demand) + list(rmin):
+    dom, rows, rdom, rmin = p.rows()
+    exact = np.zeros(len(p.demand), dtype=bool) if p.exact is None else np.asarray(p.exact, dtype=bool)
+    n_items, n_rows = len(p.demand), len(rmin)
+    for i, v in enumerate(p.demand):
+        h.addRow(float(v), float(v) if exact[i] else highspy.kHighsInf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
+    for v in rmin:
         h.addRow(float(v), highspy.kHighsInf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
-    K = len(sol.owner)
+    # empty slots: of exact sizes, per domain, at most the slots there are (slots - u >= 0)
+    empty = [(int(i), int(d)) for i in np.nonzero(exact)[0] for d in np.unique(dom)]
+    slot_row = {key: n_items + n_rows + j for j, key in enumerate(empty)}
+    for _ in empty:
+        h.addRow(0.0, highspy.kHighsInf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
+    K = len(owner)
     for k in range(K):
-        t = int(sol.owner[k])
-        coef = np.concatenate([sol.configs[k], p.counted(t, sol.configs[k])])
-        idx = np.nonzero(coef)[0].astype(np.int32)
-        h.addCol(float(p.price[t]), 0.0, highspy.kHighsInf, len(idx), idx, coef[idx].astype(float))
-    h.changeColsIntegrality(K, np.arange(K, dtype=np.int32), np.full(K, highspy.HighsVarType.kInteger))
+        t = int(owner[k])
+        a = configs[k]
+        coef = dict(enumerate(a.astype(float)))
+        coef.update({n_items + r: float(c) for r, c in enumerate(p.counted(t, a))})
+        coef.update({slot_row[(int(i), int(dom[t]))]: float(a[i]) for i in np.nonzero(exact & (a > 0))[0]})
+        idx = np.array([r for r, c in coef.items() if c], dtype=np.int32)
+        h.addCol(float(p.price[t]), 0.0, highspy.kHighsInf, len(idx), idx, np.array([coef[r] for r in idx]))
+    for (i, d), row in slot_row.items():
+        idx = [i, row] + [n_items + r for r in np.nonzero((rdom == d) & rows[:, i])[0]]
+        h.addCol(0.0, 0.0, highspy.kHighsInf, len(idx), np.array(idx, dtype=np.int32), -np.ones(len(idx)))
+    n = K + len(empty)
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger))
     h.setOptionValue("time_limit", seconds)
     h.setOptionValue("mip_rel_gap", 1e-3)
     h.run()
     x = np.array(h.getSolution().col_value)
-    if not len(x) or not np.isfinite(h.getInfo().objective_function_value):
+    if len(x) != n or not np.isfinite(h.getInfo().objective_function_value):
         return None
-    n = np.rint(x).astype(np.int64)
-    out = [(int(sol.owner[k]), sol.configs[k]) for k in np.nonzero(n > 0)[0] for _ in range(int(n[k]))]
+    n = np.rint(x[:K]).astype(np.int64)
+    out = [(int(owner[k]), configs[k]) for k in np.nonzero(n > 0)[0] for _ in range(int(n[k]))]
     covered = sum((a for _, a in out), np.zeros(len(p.demand), dtype=np.int64))
     return out if np.all(covered >= p.demand) else None
 
