@@ -13,8 +13,10 @@ for zone z with price theta_z keeps the duals feasible as long as no configurati
 type of zone z is worth more than its price with the spread's pods worth pi + theta_z there;
 the largest such theta_z is found by pricing zone z's node types (exactly, or bounded): from an
 upper bound, each configuration found worth more than its price lowers theta to where it is
-worth exactly that, and bisection takes over when only a bound stands in the way. The bound is then pi . demand + sum over zones of q theta_z: the premium of
-the zones the spread forces pods into.
+worth exactly that, and bisection takes over when only a bound stands in the way. The bound is
+then pi . demand + sum over zones of q theta_z: the premium of the zones the spread forces pods
+into. With several spreads, each zone is charged by one of them (the dearest): thetas priced
+apart could not all be paid on one node type.
 
 Only pods that must go on new nodes count: a class that some existing or in-flight node could
 take is left out (a relaxation), and so is a spread whose pods are not all here and placed.
@@ -84,20 +86,28 @@ def configuration_bound(solver, classes, originally: dict[int, int], seconds: fl
     if sol.prices is None:
         return sol.bound, shapes
     pi = sol.prices
-    bound = float(pi @ demand)
+    base = float(pi @ demand)
+    deadline = start + seconds
+    # each zone's premium: one row's dual per zone (two rows priced apart could not both be
+    # charged on one node type), so the spread that charges that zone most
+    premium: dict[int, float] = defaultdict(float)
     for members, zones, q in _zonal_spreads(solver, classes, originally, item_of_class):
-        share = np.zeros(len(demand), dtype=np.int64)  # pods of the spread in each item
-        for cid, i in members:
-            share[i] += originally[cid]
+        share = _share(members, originally, len(demand))
         for z in zones:
-            left = seconds - (time.perf_counter() - start)
-            if left <= 0:
-                return bound, shapes
+            if time.perf_counter() > deadline:
+                return base + sum(premium.values()), shapes
             # to within 0.01% of the bound
-            theta = _zone_price(pi, req, demand, share, cols, compat, z, start + seconds, 1e-4 * bound / q)
-            bound += q * theta
-            # later spreads are priced on top of this one's (the duals stay feasible)
-    return bound, shapes
+            theta = _zone_price(pi, req, demand, share, cols, compat, z, deadline, 1e-4 * base / q)
+            premium[z] = max(premium[z], q * theta)
+    return base + sum(premium.values()), shapes
+
+
+def _share(members, originally, n_items: int) -> np.ndarray:
+    """Pods of a set in each item."""
+    share = np.zeros(n_items, dtype=np.int64)
+    for cid, i in members:
+        share[i] += originally[cid]
+    return share
 
 
 def _zonal_spreads(solver, classes, originally, item_of_class):
