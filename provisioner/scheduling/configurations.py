@@ -30,8 +30,9 @@ from provisioner.scheduling.highs import silent_highs
 EPS = knapsack.EPS
 TAIL, TAIL_GAIN = 10, 2e-4  # stop when 10 rounds gained less than 0.02%
 MIP_PODS = 500  # up to this many pods, pack() also tries the LP's columns as a MIP
-DIVE_ITERATIONS = 2  # column generation rounds between two dives (the first: a fifth of the time)
+DIVE_ITERATIONS = 2  # column generation rounds between two dives (the first: FIRST_SHARE of the time)
 PACK_TYPES_PER_ROUND = 16  # columns a round of pack()'s column generation waits for
+MAIN_SHARE, FIRST_SHARE = 0.45, 0.1  # of pack()'s time: the LP, the first dive
 DIVE_PRICED = 64  # node types a round of a dive prices at most (the rest keep their upper bounds)
 ROUND_UP = 0.8  # a dive also fixes one more node of a configuration with x this far past its floor
 FIX_SHARE = 0.05  # a dive where no x reaches ROUND_UP fixes one node of this share of the columns in use
@@ -324,18 +325,18 @@ class _Master:
 
 def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> list[tuple[int, np.ndarray]]:
     """Whole nodes (node type, configuration) covering the demand and the count rows, by diving:
-    solve the LP (half the time), fix floor(x) nodes of every configuration, one more where x
+    solve the LP (MAIN_SHARE of the time), fix floor(x) nodes of every configuration, one more where x
     is ROUND_UP past its floor (or, when none is, one node of the largest FIX_SHARE of them),
     then go on generating columns for what is left, warm, and fix again: the first time with
-    a fifth of the time, then DIVE_ITERATIONS rounds at most, and past the time one round
+    FIRST_SHARE of the time, then DIVE_ITERATIONS rounds at most, and past the time one round
     pricing a few node types. Rounding once and for all leaves a third of the LP fractional.
-    Up to MIP_PODS pods, a MIP over the LP's columns gets the last 15% of the time and is kept
-    when cheaper. Raises ValueError when a size fits no node type."""
+    Up to MIP_PODS pods, a MIP over the columns (_mip) gets the last 15% of the time and is
+    kept when cheaper. Raises ValueError when a size fits no node type."""
     start = time.perf_counter()
     small = int(np.sum(p.demand)) <= MIP_PODS
     until = start + seconds * (0.85 if small else 1.0)
     cg = ColumnGeneration(p, seeds)
-    first = sol = cg.run(seconds * 0.5, types_per_round=PACK_TYPES_PER_ROUND)
+    first = sol = cg.run(seconds * MAIN_SHARE, types_per_round=PACK_TYPES_PER_ROUND)
     exact = np.zeros(len(p.demand), dtype=bool) if p.exact is None else np.asarray(p.exact, dtype=bool)
     packed: list[tuple[int, np.ndarray]] = []
     left, rows_left = _left(p, p.demand, p.rows()[3], [])
@@ -355,7 +356,7 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
         cg.cover(left, rows_left, sol.x)
         time_left = until - time.perf_counter()
         if sol is first:  # the first dive leaves the most to re-optimise
-            sol = cg.run(seconds * 0.2, types_per_round=PACK_TYPES_PER_ROUND)
+            sol = cg.run(seconds * FIRST_SHARE, types_per_round=PACK_TYPES_PER_ROUND)
         elif time_left > 0:
             sol = cg.run(min(time_left / 4, 0.5), max_iterations=DIVE_ITERATIONS,
                          types_per_round=PACK_TYPES_PER_ROUND, max_priced=DIVE_PRICED)
