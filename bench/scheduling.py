@@ -103,7 +103,7 @@ def ffd_baseline(pods, catalog) -> tuple[float, float, int]:
 # the optimising mode: repack the new nodes from the configuration LP, and bound the cost by
 # it (what `provisioner simulate` does, with more time than its defaults)
 REPACK_SECONDS = 8.0
-BOUND_SECONDS = 2.5
+BOUND_SECONDS = 3.5
 
 
 def run(sizes=SIZES) -> list[dict]:
