@@ -125,3 +125,25 @@ def test_a_dive_covers_only_what_is_left_with_columns_that_fit_it():
     assert np.all(rest.configs[used] <= left)  # no column holding more than is left is used
     assert np.all(rest.x @ rest.configs >= left - 1e-6)
     assert rest.value < sol.value
+
+
+def test_the_small_problem_mip_meets_count_rows_with_pods_not_empty_slots():
+    # one zonal spread of three single pods over three zones: one pod in each. Size A is tiny
+    # and a tiny node type holds it alone in every zone; B and C need a small node. Covering
+    # zones 1 and 2 with slots for A (there is one A) and zone 0 with a big node of A, B and C
+    # costs 1.4 but puts no pod in one of the zones; the cheapest real plan costs 2.1.
+    req = np.array([[100, 100, 1], [1000, 1000, 1], [1000, 1000, 1]])
+    tiny, small, big = [200, 200, 1], [1000, 1000, 1], [3000, 3000, 3]
+    alloc = np.array([tiny, small] * 3 + [big])
+    price = np.array([0.1, 1.0] * 3 + [1.2])
+    domain = np.array([0, 0, 1, 1, 2, 2, 0])
+    problem = cfg.Problem(req, np.array([1, 1, 1]), alloc, price, np.ones((7, 3), dtype=bool), domain=domain,
+                          count_rows=np.ones((3, 3), dtype=bool), count_domain=np.array([0, 1, 2]),
+                          count_min=np.array([1, 1, 1]), exact=np.ones(3, dtype=bool))
+    seeds = [(6, np.array([1, 1, 1])), (2, np.array([1, 0, 0])), (4, np.array([1, 0, 0]))]
+    nodes = cfg.pack(problem, seeds, 2.0)
+    assert sum(price[t] for t, _ in nodes) == pytest.approx(2.1)
+    slots = [(int(domain[t]), i) for t, a in nodes for i in np.nonzero(a)[0] for _ in range(int(a[i]))]
+    # some way to give each pod a slot of its size puts one pod in every zone
+    assert any(sorted(z for z, _ in pick) == [0, 1, 2] and [i for _, i in pick] == [0, 1, 2]
+               for pick in itertools.permutations(slots, 3))
