@@ -153,11 +153,11 @@ class ColumnGeneration:
         self.master.cover(np.concatenate([self.demand, self.rmin]))
         for pricer in self.pricers.values():
             pricer.limit(self.demand)
-        columns = np.array(self.master.columns)
+        columns, owner = self.master.matrix()
         for k in np.nonzero(x > 1e-9)[0]:
             a = np.minimum(columns[k], self.demand)
             if a.any():
-                self.add(self.master.owner[k], a)
+                self.add(owner[k], a)
         self.master.retire(np.nonzero((columns > self.demand).any(axis=1))[0])
         self._add_alone()
 
@@ -215,8 +215,8 @@ class ColumnGeneration:
             if _covered(y, demand, rmin) / ratio > best_bound:
                 best_bound, prices = _covered(y, demand, rmin) / ratio, y / ratio
         bound = max(best_bound * (1 - 1e-9) - 1e-9, 0.0)
-        return Solution(bound, value, np.array(master.columns, dtype=np.int64).reshape(-1, n_items),
-                        np.array(master.owner, dtype=np.int64), x, converged, it,
+        configs, owner = master.matrix()
+        return Solution(bound, value, configs, owner, x, converged, it,
                         None if prices is None else prices * (1 - 1e-9))
 
 
@@ -295,6 +295,7 @@ class _Master:
                           np.zeros(0, dtype=np.int32), np.zeros(0))
         self.columns: list[np.ndarray] = []
         self.owner: list[int] = []
+        self._matrix = np.zeros((0, len(demand)), dtype=np.int64)
 
     def add(self, price: float, a: np.ndarray, t: int, counted: np.ndarray = np.zeros(0)) -> None:
         coef = np.concatenate([a, counted]) if len(counted) else a
@@ -302,6 +303,13 @@ class _Master:
         self.h.addCol(price, 0.0, highspy.kHighsInf, len(idx), idx, coef[idx].astype(float))
         self.columns.append(a)
         self.owner.append(t)
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(columns as a (K, I) array, node type of each): only the new ones are stacked."""
+        if len(self._matrix) < len(self.columns):
+            new = np.array(self.columns[len(self._matrix):], dtype=np.int64).reshape(-1, self._matrix.shape[1])
+            self._matrix = np.vstack([self._matrix, new])
+        return self._matrix, np.array(self.owner, dtype=np.int64)
 
     def retire(self, ks: np.ndarray) -> None:
         """These columns may no longer be used."""
@@ -325,8 +333,8 @@ class _Master:
 
 def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> list[tuple[int, np.ndarray]]:
     """Whole nodes (node type, configuration) covering the demand and the count rows, by diving:
-    solve the LP (MAIN_SHARE of the time), fix floor(x) nodes of every configuration, one more where x
-    is ROUND_UP past its floor (or, when none is, one node of the largest FIX_SHARE of them),
+    solve the LP (MAIN_SHARE of the time), fix floor(x) nodes of every configuration, one more
+    where x is ROUND_UP past its floor (or, when none is, one node of the largest FIX_SHARE),
     then go on generating columns for what is left, warm, and fix again: the first time with
     FIRST_SHARE of the time, then DIVE_ITERATIONS rounds at most, and past the time one round
     pricing a few node types. Rounding once and for all leaves a third of the LP fractional.
@@ -342,11 +350,8 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
     left, rows_left = _left(p, p.demand, p.rows()[3], [])
     while True:
         fixed = _fixed(p, sol, exact, left, rows_left)
-        for t, a in fixed:
-            packed.append((t, a))
-            left = np.maximum(left - a, 0)
-            if len(rows_left):
-                rows_left = np.maximum(rows_left - p.counted(t, a), 0)
+        packed += fixed
+        left, rows_left = _left(p, left, rows_left, fixed)
         if not left.any() and not rows_left.any():
             break
         if not fixed:  # (no column holds anything left) rounded on the columns there are
@@ -365,7 +370,8 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
                          max_priced=PACK_TYPES_PER_ROUND)
     if not small:
         return packed
-    whole = _mip(p, np.array(cg.master.owner), np.array(cg.master.columns), max(seconds - (time.perf_counter() - start), 0.0))
+    configs, owner = cg.master.matrix()
+    whole = _mip(p, owner, configs, max(seconds - (time.perf_counter() - start), 0.0))
     if whole is not None and sum(p.price[t] for t, _ in whole) < sum(p.price[t] for t, _ in packed) - 1e-9:
         return whole
     return packed
@@ -373,14 +379,13 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
 
 def _fixed(p: Problem, sol: Solution, exact, left, rows_left) -> list[tuple[int, np.ndarray]]:
     """The nodes a dive fixes: floor(x) of every configuration, one more of those whose
-    fractional part is at least ROUND_UP, or else one of the largest; each trimmed to what is
-    left as the nodes before it were taken."""
+    fractional part is at least ROUND_UP, or else one node each of the largest FIX_SHARE; each
+    trimmed to what is left as the nodes before it were taken."""
     n = np.floor(sol.x + 1e-9).astype(np.int64)
     n += (sol.x - n >= ROUND_UP)
     if not n.any() and len(sol.x):  # one node each of the largest few
         n[np.argsort(-sol.x)[:max(1, int(FIX_SHARE * np.count_nonzero(sol.x > 1e-9)))]] = 1
     out = []
-    left, rows_left = left.copy(), rows_left.copy()
     for k in np.argsort(-sol.x):
         for _ in range(int(n[k])):
             t = int(sol.owner[k])
@@ -388,20 +393,18 @@ def _fixed(p: Problem, sol: Solution, exact, left, rows_left) -> list[tuple[int,
             if not a.any():
                 break
             out.append((t, a))
-            left = np.maximum(left - a, 0)
-            if len(rows_left):
-                rows_left = np.maximum(rows_left - p.counted(t, a), 0)
+            left, rows_left = _left(p, left, rows_left, [(t, a)])
         if not n[k]:
             break
     return out
 
 
 def _mip(p: Problem, owner: np.ndarray, configs: np.ndarray, seconds: float) -> list[tuple[int, np.ndarray]] | None:
-    """Columns (the LP's and the dives') as a MIP (HiGHS, within `seconds`): whole nodes covering every row. A
-    node may leave slots of an exact size empty (u[i, d]: empty slots of size i on nodes of
-    domain d), which its domain's count rows then do not count: exact sizes are covered
-    exactly by pods, so a count row is met by pods, not by slots. On small problems it beats
-    diving; None when it found nothing in time."""
+    """Columns (the LP's and the dives') as a MIP (HiGHS, within `seconds`): whole nodes
+    covering every row. A node may leave slots of an exact size empty (u[i, d]: empty slots of
+    size i on nodes of domain d), which its domain's count rows then do not count: exact sizes
+    are covered exactly by pods, so a count row is met by pods, not by slots. On small
+    problems it beats diving; None when it found nothing in time."""
     if seconds < 0.05 or not len(owner):
         return None
     h = silent_highs()

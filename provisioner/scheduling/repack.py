@@ -124,7 +124,7 @@ def _repack_pool(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict
     problem, types = _problem(solver, cand, items, targets)
     seeds = _seeds(solver, nodes, problem, items)
     try:
-        packed = configurations.pack(problem, seeds + _lifted(solver, problem, types, cand, items, shapes), seconds)
+        packed = configurations.pack(problem, seeds + _lifted(problem, items, shapes), seconds)
     except ValueError:
         return None
     placed = hand_out(problem, packed, items, targets, caps, cols.zone_idx[cand[types]])
@@ -249,11 +249,11 @@ def _seeds(solver, nodes, problem, items: _Items) -> list[tuple[int, np.ndarray]
     return out
 
 
-def _lifted(solver, problem, types, cand, items: _Items, shapes) -> list[tuple[int, np.ndarray]]:
-    """The zone-free LP's configurations as this LP's: in every zone, each of its pods given to
-    the size (of the same classes) with the most pods still unclaimed, within hostname caps, on
-    the cheapest node type of that zone holding them. Only a head start: the LP re-prices
-    everything."""
+def _lifted(problem, items: _Items, shapes) -> list[tuple[int, np.ndarray]]:
+    """The zone-free LP's configurations as this LP's: in every zone, each of its pods given to a
+    size of the same classes that zone admits (four ways: plain sizes first, then counted,
+    capped or pinned ones first), within demand and hostname caps, on the cheapest node type of
+    that zone holding them. Only a head start: the LP re-prices everything."""
     if not shapes:
         return []
     by_class: dict[int, list[int]] = defaultdict(list)
@@ -266,7 +266,7 @@ def _lifted(solver, problem, types, cand, items: _Items, shapes) -> list[tuple[i
     out, seen = [], set()
     for z in np.unique(dom):
         admits = problem.compat[dom == z].any(axis=0)
-        for _, x, sizes in shapes:
+        for _, _, sizes in shapes:
             # several ways to hand the pods to sizes: each kind of size first in turn
             for first in range(4):
                 a = np.zeros(len(items.req), dtype=np.int64)
