@@ -65,7 +65,7 @@ class FleetStack:
         self.log = log or (lambda _msg: None)
         tool = toolchain.ensure(toolchain.FLEET_TOOLS, log=self.log)["pulumi"]
         self._env = target.env()
-        self._stack = auto.create_or_select_stack(
+        self._stack = _past_torn_checkpoint(lambda: auto.create_or_select_stack(
             stack_name=target.stack,
             project_name=_project_name(target.project_dir),
             program=fleet_program,
@@ -75,7 +75,7 @@ class FleetStack:
                 secrets_provider="passphrase",
                 pulumi_command=auto.PulumiCommand(root=str(tool.home), skip_version_check=False),
             ),
-        )
+        ))
 
     @property
     def name(self) -> str:
@@ -169,18 +169,8 @@ class FleetStack:
         return events.result()
 
     def _all_history(self) -> list:
-        """Every entry, newest first: `pulumi stack history` returns only the newest 10 unless paged.
-
-        On the file backend an update rewrites the checkpoint while it runs, and a reader can catch
-        it half-written ("failed to load checkpoint: EOF"): such a read is retried."""
-        for attempt in range(HISTORY_READ_ATTEMPTS):
-            try:
-                return self._stack.history(page_size=HISTORY_PAGE, page=1)
-            except auto.errors.CommandError as err:
-                if "failed to load checkpoint" not in str(err) or attempt == HISTORY_READ_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
-        raise AssertionError("unreachable")
+        """Every entry, newest first: `pulumi stack history` returns only the newest 10 unless paged."""
+        return _past_torn_checkpoint(lambda: self._stack.history(page_size=HISTORY_PAGE, page=1))
 
     def history(self, limit: int | None = None) -> list[UpdateRecord]:
         """Newest first. The DIY backend reports no version numbers, so they are counted here."""
@@ -245,6 +235,20 @@ def _stderr_tail(err: auto.errors.CommandError) -> str:
     text = str(err)
     lines = [ln for ln in text.splitlines() if ln.strip() and "warning:" not in ln]
     return "\n".join(lines[-12:])
+
+
+def _past_torn_checkpoint(read):
+    """`read()`, again if it failed on a half-written checkpoint. On the file backend an update
+    rewrites the checkpoint while it runs, and a reader (selecting the stack, reading its
+    history) can catch it half-written ("failed to load checkpoint: EOF")."""
+    for attempt in range(HISTORY_READ_ATTEMPTS):
+        try:
+            return read()
+        except auto.errors.CommandError as err:
+            if "failed to load checkpoint" not in str(err) or attempt == HISTORY_READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _project_name(project_dir: Path) -> str:
