@@ -147,3 +147,37 @@ def test_the_small_problem_mip_meets_count_rows_with_pods_not_empty_slots():
     # some way to give each pod a slot of its size puts one pod in every zone
     assert any(sorted(z for z, _ in pick) == [0, 1, 2] and [i for _, i in pick] == [0, 1, 2]
                for pick in itertools.permutations(slots, 3))
+
+
+def _slack_problem(group=None, group_cap=None):
+    # sizes: 0 counted by domain 0's row, 1 free to go anywhere, 2 a hostname set capped at 1
+    req = np.array([[500, 512, 1], [500, 512, 1], [500, 512, 1]])
+    alloc = np.array([[2000, 4096, 10], [2000, 4096, 10], [500, 512, 1]])
+    return cfg.Problem(req, np.array([2, 2, 2]), alloc, np.array([1.0, 1.0, 0.6]), np.ones((3, 3), dtype=bool),
+                       group=group, group_cap=group_cap, domain=np.array([0, 1, 1]),
+                       count_rows=np.array([[True, False, False]]), count_domain=np.array([0]),
+                       count_min=np.array([2]), exact=np.array([True, False, False]))
+
+
+def test_a_node_whose_pods_fit_the_others_room_is_emptied_into_it():
+    problem = _slack_problem()
+    nodes = [(0, np.array([1, 1, 0])), (1, np.array([0, 0, 2])), (2, np.array([0, 1, 0]))]
+    out = cfg.into_slack(problem, nodes)
+    assert len(out) == 2 and sum(problem.price[t] for t, _ in out) == pytest.approx(2.0)
+    assert np.array_equal(sum(a for _, a in out), [1, 2, 2])  # every pod kept
+    assert all(np.all(a @ problem.req <= problem.alloc[t]) for t, a in out)
+
+
+def test_emptying_keeps_counted_pods_in_their_domain_and_set_caps():
+    # the single-pod node holds a pod of the set (capped at one per node): neither node with
+    # room may take it, as both hold one already; a counted pod may not leave domain 0
+    problem = _slack_problem(group=np.array([-1, -1, 0]), group_cap=np.array([1]))
+    nodes = [(0, np.array([1, 0, 1])), (1, np.array([0, 1, 1])), (2, np.array([0, 0, 1]))]
+    assert len(cfg.into_slack(problem, nodes)) == 3
+    # the counted pod (dearest per pod, so tried first) may not go to the domain-1 node's room;
+    # that node's two free pods then go to it instead
+    problem = _slack_problem()
+    out = cfg.into_slack(problem, [(1, np.array([0, 2, 0])), (0, np.array([1, 0, 0]))])
+    assert [(t, a.tolist()) for t, a in out] == [(0, [1, 2, 0])]
+    out = cfg.into_slack(problem, [(0, np.array([1, 0, 0])), (0, np.array([1, 0, 0]))])
+    assert [(t, a.tolist()) for t, a in out] == [(0, [2, 0, 0])]
