@@ -25,6 +25,7 @@ import highspy
 import numpy as np
 
 from provisioner.scheduling import knapsack
+from provisioner.scheduling.slack import into_slack
 from provisioner.scheduling.highs import silent_highs
 
 EPS = knapsack.EPS
@@ -350,7 +351,7 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
     pricing a few node types. Rounding once and for all leaves a third of the LP fractional.
     Up to MIP_PODS pods, a MIP over the columns (_mip) gets the last 15% of the time and is
     kept when cheaper. Last, nodes whose pods fit the others' room are emptied into it
-    (into_slack). Raises ValueError when a size fits no node type."""
+    (slack.py). Raises ValueError when a size fits no node type."""
     start = time.perf_counter()
     small = int(np.sum(p.demand)) <= MIP_PODS
     until = start + seconds * (0.85 if small else 1.0)
@@ -386,55 +387,6 @@ def pack(p: Problem, seeds: list[tuple[int, np.ndarray]], seconds: float) -> lis
     if whole is not None and sum(p.price[t] for t, _ in whole) < sum(p.price[t] for t, _ in packed) - 1e-9:
         packed = whole
     return into_slack(p, packed)
-
-
-def into_slack(p: Problem, nodes: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.ndarray]]:
-    """The nodes, less those whose every pod fits the room the others leave (node types
-    unchanged), dearest per pod first. Diving fixes nodes from the LP's columns, which seldom
-    fill their type, and ends with a few nodes of a pod or two that no dive put into that
-    room. A pod a count row counts stays in its domain; hostname-set caps hold."""
-    if len(nodes) < 2:
-        return list(nodes)
-    dom, rows, _, _ = p.rows()
-    counted = rows.any(axis=0)
-    group = np.full(len(p.demand), -1, dtype=np.int64) if p.group is None else np.asarray(p.group, dtype=np.int64)
-    types = np.array([t for t, _ in nodes], dtype=np.int64)
-    held = np.array([a for _, a in nodes], dtype=np.int64)  # (N, I)
-    free = p.alloc[types] - held @ p.req
-    in_set = np.stack([held[:, group == g].sum(axis=1) for g in range(len(p.group_cap))], axis=1) \
-        if p.group_cap is not None and len(p.group_cap) else np.zeros((len(nodes), 0), dtype=np.int64)
-    alive = held.any(axis=1)
-    per_pod = p.price[types] / np.maximum(held.sum(axis=1), 1)
-    for k in np.argsort(-per_pod, kind="stable"):
-        if not alive[k]:
-            continue
-        alive[k] = False  # not a host for its own pods
-        moves = []
-        for i in np.repeat(np.nonzero(held[k])[0], held[k][held[k] > 0]):
-            ok = alive & p.compat[types, i] & np.all(free >= p.req[i], axis=1)
-            if counted[i]:
-                ok &= dom[types] == dom[types[k]]
-            if group[i] >= 0:
-                ok &= in_set[:, group[i]] < p.group_cap[group[i]]
-            hosts = np.nonzero(ok)[0]
-            if not len(hosts):
-                break
-            j = hosts[np.argmin((free[hosts] / np.maximum(p.alloc[types[hosts]], 1)).sum(axis=1))]  # tightest
-            moves.append((j, i))
-            free[j] -= p.req[i]
-            if group[i] >= 0:
-                in_set[j, group[i]] += 1
-        if len(moves) < held[k].sum():  # undo
-            for j, i in moves:
-                free[j] += p.req[i]
-                if group[i] >= 0:
-                    in_set[j, group[i]] -= 1
-            alive[k] = True
-            continue
-        for j, i in moves:
-            held[j, i] += 1
-        held[k] = 0
-    return [(int(types[k]), held[k]) for k in np.nonzero(held.any(axis=1))[0]]
 
 
 def _fixed(p: Problem, sol: Solution, exact, left, rows_left) -> list[tuple[int, np.ndarray]]:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from provisioner.scheduling import configurations as cfg, knapsack
+from provisioner.scheduling.slack import into_slack
 from tests.unit.bench.test_gap_anatomy import _brute_force
 
 NO_GROUP = np.full(3, -1)
@@ -162,7 +163,7 @@ def _slack_problem(group=None, group_cap=None):
 def test_a_node_whose_pods_fit_the_others_room_is_emptied_into_it():
     problem = _slack_problem()
     nodes = [(0, np.array([1, 1, 0])), (1, np.array([0, 0, 2])), (2, np.array([0, 1, 0]))]
-    out = cfg.into_slack(problem, nodes)
+    out = into_slack(problem, nodes)
     assert len(out) == 2 and sum(problem.price[t] for t, _ in out) == pytest.approx(2.0)
     assert np.array_equal(sum(a for _, a in out), [1, 2, 2])  # every pod kept
     assert all(np.all(a @ problem.req <= problem.alloc[t]) for t, a in out)
@@ -173,11 +174,11 @@ def test_emptying_keeps_counted_pods_in_their_domain_and_set_caps():
     # room may take it, as both hold one already; a counted pod may not leave domain 0
     problem = _slack_problem(group=np.array([-1, -1, 0]), group_cap=np.array([1]))
     nodes = [(0, np.array([1, 0, 1])), (1, np.array([0, 1, 1])), (2, np.array([0, 0, 1]))]
-    assert len(cfg.into_slack(problem, nodes)) == 3
+    assert len(into_slack(problem, nodes)) == 3
     # the counted pod (dearest per pod, so tried first) may not go to the domain-1 node's room;
     # that node's two free pods then go to it instead
     problem = _slack_problem()
-    out = cfg.into_slack(problem, [(1, np.array([0, 2, 0])), (0, np.array([1, 0, 0]))])
+    out = into_slack(problem, [(1, np.array([0, 2, 0])), (0, np.array([1, 0, 0]))])
     assert [(t, a.tolist()) for t, a in out] == [(0, [1, 2, 0])]
-    out = cfg.into_slack(problem, [(0, np.array([1, 0, 0])), (0, np.array([1, 0, 0]))])
+    out = into_slack(problem, [(0, np.array([1, 0, 0])), (0, np.array([1, 0, 0]))])
     assert [(t, a.tolist()) for t, a in out] == [(0, [2, 0, 0])]
