@@ -24,9 +24,12 @@ from provisioner.cli.output import console, emit_json, fail, output_option, tabl
               help="Time to repack the new nodes from the configuration LP when cheaper (0: greedy placement only).")
 @click.option("--bound-seconds", default=2.0, show_default=True, type=click.FloatRange(min=0),
               help="Time for the configuration-LP lower bound, kept when above the resource LP's (0: resource LP only).")
+@click.option("--time-limit", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Finish within about this many seconds: the bound's and the repack's times shrink to what the "
+                   "placement leaves (0: no limit).")
 @output_option
 def simulate_cmd(nodepools_file, pods_file, nodeclasses_file, nodes_file, daemonsets_file, region, repack_seconds,
-                 bound_seconds, output):
+                 bound_seconds, time_limit, output):
     """Simulate scheduling PODS onto existing nodes and new nodes from NODEPOOLS (offline catalog)."""
     from provisioner.api import ValidationError
     from provisioner.scheduling import simulate
@@ -42,7 +45,8 @@ def simulate_cmd(nodepools_file, pods_file, nodeclasses_file, nodes_file, daemon
         fail(f"invalid input: {exc}")
     if not inp.nodepools:
         fail(f"no NodePool found in {nodepools_file}")
-    plan = simulate(dataclasses.replace(inp, repack_seconds=repack_seconds, bound_seconds=bound_seconds))
+    plan = simulate(dataclasses.replace(inp, repack_seconds=repack_seconds, bound_seconds=bound_seconds,
+                                         time_limit=time_limit))
     if output == "json":
         emit_json(plan.to_json())
         return

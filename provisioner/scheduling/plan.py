@@ -29,6 +29,9 @@ class SchedulingInput:
     # time for the configuration-LP lower bound (scheduling/configuration_bound.py), taken
     # with the resource LP's when higher; 0: the resource LP alone.
     bound_seconds: float = 0.0
+    # > 0: the whole call within about this many seconds: the bound's and the repack's times
+    # shrink to what the placement leaves (the placement itself always runs to the end).
+    time_limit: float = 0.0
 
 
 @dataclass(frozen=True)
