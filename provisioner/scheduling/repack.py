@@ -16,9 +16,11 @@ What each pod keeps:
 * other pods a zonal rule concerns (zonal affinity, anti-affinity, capacity-type spreads, or
   counted by someone else's) stay in their zone and capacity type;
 * a hostname spread's set keeps at most maxSkew pods per node: the LP packs sizes, and pods
-  are handed out to slots of their size, capped ones first, each to the node holding fewest.
-Pods with hostname affinity, anti-affinity or host ports (their own or aimed at them) are not
-moved; NodePools with limits are left alone.
+  are handed out to slots of their size, capped ones first, each to the node holding fewest;
+* a set kept apart on hostname (anti-affinity of a set to itself, or a host port), when no
+  other hostname exclusion concerns its pods, is a set capped at one per node.
+Other pods with hostname anti-affinity or host ports (their own or aimed at them), and pods
+with hostname affinity, are not moved; NodePools with limits are left alone.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ def repack_nodes(solver, pod_class: dict[str, int], seconds: float, shapes=()) -
     if seconds <= 0:
         return 0
     deadline = time.perf_counter() + seconds
+    apart = _kept_apart(solver)
     pools: dict[int, list[SimNode]] = defaultdict(list)
-    for (pool, _, _), nodes in new_node_buckets(solver, lambda n: _movable(solver, n)).items():
+    for (pool, _, _), nodes in new_node_buckets(solver, lambda n: _movable(solver, n, apart)).items():
         pools[pool] += nodes
     todo = sorted((kv for kv in pools.items() if len(kv[1]) >= 2), key=lambda kv: -len(kv[1]))
     waiting = sum(len(nodes) for _, nodes in todo)
@@ -54,15 +57,33 @@ def repack_nodes(solver, pod_class: dict[str, int], seconds: float, shapes=()) -
         share = left * len(nodes) / waiting
         waiting -= len(nodes)
         cand = solver.pool_by_price(pool)[0]  # non-exotic, cheapest first
-        replaced += _repack_pool(solver, nodes, cand, pod_class, share, shapes) is not None
+        replaced += _repack_pool(solver, nodes, cand, pod_class, share, shapes, apart) is not None
     return replaced
 
 
-def _movable(solver, n: SimNode) -> bool:
+def _kept_apart(solver) -> dict[int, frozenset]:
+    """Class id -> its set, for classes whose hostname exclusions (required or kept preferred
+    anti-affinity, host ports) are exactly a set they are in, as are those of every member of
+    the set on a new node: no two pods of the set on one node, which the LP takes as a cap of
+    one per node (anti-affinity of a Deployment to itself, or one host port)."""
+    seen: dict[int, set[frozenset]] = defaultdict(set)
+    for n in solver.nodes:
+        if n.existing:
+            continue
+        for c, cons in n.cons.values():
+            apart = frozenset(i for k, ids in cons.forbid if k == HOSTNAME for i in ids)
+            if apart or HOSTNAME in solver.builder.symmetric.get(c.id, {}):
+                seen[c.id].add(apart)
+    return {cid: next(iter(sets)) for cid, sets in seen.items()
+            if len(sets) == 1 and cid in next(iter(sets)) and all(seen.get(m, sets) == sets for m in next(iter(sets)))}
+
+
+def _movable(solver, n: SimNode, apart: dict[int, frozenset]) -> bool:
     for c, cons in n.cons.values():
-        if any(k == HOSTNAME for k, _ in cons.forbid) or any(a.key == HOSTNAME for a in cons.affinities):
+        if any(a.key == HOSTNAME for a in cons.affinities):
             return False
-        if HOSTNAME in solver.builder.symmetric.get(c.id, {}):
+        if c.id not in apart and (any(k == HOSTNAME for k, _ in cons.forbid)
+                                  or HOSTNAME in solver.builder.symmetric.get(c.id, {})):
             return False
     return True
 
@@ -95,12 +116,12 @@ class _Items:
 
 
 def _repack_pool(solver, nodes: list[SimNode], cand: np.ndarray, pod_class: dict[str, int],
-                 seconds: float, shapes=()) -> int | None:
+                 seconds: float, shapes=(), apart: dict[int, frozenset] | None = None) -> int | None:
     """The nodes saved, or None when the pool is left as placed."""
     cols = solver.cols
     sensitive = solver.zone_sensitive()
     spreads = _zonal_spreads(solver, nodes, pod_class)
-    caps = _hostname_caps(nodes)
+    caps = _hostname_caps(nodes, apart or {})
     if caps is None:
         return None
     cons_of: dict[int, tuple] = {}
@@ -189,10 +210,11 @@ def _zonal_spreads(solver, nodes: list[SimNode], pod_class: dict[str, int]) -> d
     return out
 
 
-def _hostname_caps(nodes: list[SimNode]) -> dict[int, tuple[frozenset, int]] | None:
-    """Class id -> (hostname spread set, at most this many of it per node). None when a class
-    is counted by two such sets (left as placed)."""
-    caps: dict[int, tuple[frozenset, int]] = {}
+def _hostname_caps(nodes: list[SimNode], apart: dict[int, frozenset]) -> dict[int, tuple[frozenset, int]] | None:
+    """Class id -> (hostname spread set, or set kept apart, at most this many of it per node).
+    None when a class is limited by two such sets (left as placed)."""
+    caps: dict[int, tuple[frozenset, int]] = {cid: (members, 1) for cid, members in apart.items()
+                                              if any(cid in n.counts for n in nodes)}
     seen = {}
     for n in nodes:
         seen.update(n.cons)

@@ -89,12 +89,13 @@ def _left(inp: SchedulingInput, start: float, pods: int) -> float:
 
 
 def _budgets(inp: SchedulingInput, start: float, pods: int) -> tuple[float, float]:
-    """(bound seconds, repack seconds): as asked, or shrunk alike to fit the time limit."""
-    asked = inp.bound_seconds + inp.repack_seconds
-    if inp.time_limit <= 0 or asked <= 0:
+    """(bound seconds, repack seconds): as asked, or within the time limit: the bound first
+    (the gap is measured against it, and its configurations seed the repack), with at most
+    half of what is left; the repack gets what the bound leaves (simulate looks again)."""
+    if inp.time_limit <= 0:
         return inp.bound_seconds, inp.repack_seconds
-    scale = min(max(_left(inp, start, pods), 0.0) / asked, 1.0)
-    return inp.bound_seconds * scale, inp.repack_seconds * scale
+    left = max(_left(inp, start, pods), 0.0)
+    return min(inp.bound_seconds, left / 2), min(inp.repack_seconds, left)
 
 
 def _bound_map(pods, bound_ids):

@@ -58,3 +58,31 @@ def test_repack_keeps_every_rule_and_each_zones_count_of_a_spread(mix):
     assert len({zone[node] for pod, node in plan.placements.items() if "/zonal-affinity-" in pod}) == 1
     hosts = Counter(node for pod, node in plan.placements.items() if "/hostname-spread-" in pod)
     assert max(hosts.values()) == 1
+
+
+def test_repack_moves_a_set_kept_apart_on_hostname_one_pod_per_node():
+    # a Deployment anti-affine to itself on hostname is a set capped at one pod per node
+    inp = _input(300, ("plain", "hostname-anti-affinity"))
+    greedy = simulate(inp)
+    plan = simulate(replace(inp, repack_seconds=3.0))
+    assert validate(inp, plan) == [] and not plan.unschedulable
+    hosts = Counter(node for pod, node in plan.placements.items() if "/hostname-anti-affinity-" in pod)
+    assert len(hosts) == 150 and max(hosts.values()) == 1
+    assert plan.cost_per_hour < greedy.cost_per_hour * 0.92  # 0.87 measured; 0.98 when these nodes stayed
+
+
+def test_repack_leaves_pods_kept_apart_from_another_set_where_they_are():
+    # anti-affinity aimed at another set is no cap on one set: those nodes are not repacked
+    docs = make_pods(120, ("plain", "hostname-anti-affinity"))
+    for d in docs:
+        terms = (d["spec"].get("affinity") or {}).get("podAntiAffinity", {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution", [])
+        for t in terms:
+            t["labelSelector"] = {"matchLabels": {"kind": "plain"}}
+    inp = SchedulingInput(pods=tuple(pod_from_k8s(d) for d in docs), nodepools=(nodepool(),), catalog=catalog())
+    greedy = simulate(inp)
+    plan = simulate(replace(inp, repack_seconds=2.0))
+    assert validate(inp, plan) == [] and not plan.unschedulable
+    where = {n.name: sorted(n.pods) for n in greedy.nodes}
+    kept = {n.name: sorted(n.pods) for n in plan.nodes}
+    assert all(where.get(name) == pods for name, pods in kept.items() if any("-anti-" in p for p in pods))
