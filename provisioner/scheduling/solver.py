@@ -48,7 +48,7 @@ class Solver:
         self.domains = DomainCounts(keys)
         self.nodes: list[SimNode] = []
         self.open_nodes: list[SimNode] = []  # not yet full, in order: ready, in-flight, new
-        self._dirty: set[int] = set()
+        self._dirty: dict[int, SimNode] = {}  # nodes placed on since the last _close_full
         self._mins: list[int] | None = None
         self._new_count = 0
         self._pool_mask = {p.index: cols.pool_idx == p.index for p in self.pools}
@@ -338,7 +338,7 @@ class Solver:
         self.domains.add(self._key_values(node) if self.domains.keys else {}, c.id, k)
         node.placed.extend(c.take(k))
         node.cons[cons.id] = (c, cons)
-        self._dirty.add(node.idx)
+        self._dirty[node.idx] = node
         if first and node.mask is not None:
             node.mask &= self.cons_mask(c, cons)[node.cand]
 
@@ -556,6 +556,9 @@ class Solver:
         self.pending_sum = np.zeros(len(self.dims), dtype=float)
         for c in order:
             self.pending_sum += np.array(c.req, dtype=float) * len(c.pending)
+        # requests per class (ids are indices), and which still have pods pending
+        self._reqs = np.array([c.req for c in self.classes], dtype=np.int64).reshape(len(self.classes), len(self.dims))
+        self._waiting = np.array([bool(c.pending) for c in self.classes], dtype=bool)
         for _ in range(3):  # later passes: pods whose affinity targets were placed after them
             progress = False
             for c in order:
@@ -563,6 +566,7 @@ class Solver:
                     if not c.pending:
                         break
                     got = self.place_class(c, cons, len(c.pending))
+                    self._waiting[c.id] = bool(c.pending)
                     self.pending_total -= got
                     self.pending_sum -= np.array(c.req, dtype=float) * got
                     progress |= got > 0
@@ -577,15 +581,14 @@ class Solver:
 
     def _close_full(self) -> None:
         """Take nodes that cannot fit the smallest pending request off the open list."""
-        pending = [c.req for c in self.classes if c.pending]
-        if not pending:
+        if not self._waiting.any():
             return
-        mins = [min(r[d] for r in pending) for d in range(len(self.dims))]
+        mins = self._reqs[self._waiting].min(axis=0).tolist()
         if mins != self._mins:
             check = self.open_nodes
             self._mins = mins
         else:
-            check = [n for n in self.open_nodes if n.idx in self._dirty]
+            check = [n for n in self._dirty.values() if not n.closed]
         self._dirty.clear()
         closed = False
         for n in check:
