@@ -20,11 +20,11 @@ from provisioner.cli.output import console, emit_json, fail, output_option, tabl
 @click.option("--daemonsets", "daemonsets_file", type=click.Path(exists=True, dir_okay=False),
               help="apps/v1 DaemonSets: their pods' requests are overhead on every new node they would run on.")
 @click.option("--region", default="us-east-1", show_default=True, help="Region of the offline catalog and prices.")
-@click.option("--repack-seconds", default=2.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--repack-seconds", default=8.0, show_default=True, type=click.FloatRange(min=0),
               help="Time to repack the new nodes from the configuration LP when cheaper (0: greedy placement only).")
-@click.option("--bound-seconds", default=2.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--bound-seconds", default=3.5, show_default=True, type=click.FloatRange(min=0),
               help="Time for the configuration-LP lower bound, kept when above the resource LP's (0: resource LP only).")
-@click.option("--time-limit", default=0.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--time-limit", default=12.0, show_default=True, type=click.FloatRange(min=0),
               help="Finish within about this many seconds: the bound's and the repack's times shrink to what the "
                    "placement leaves (0: no limit).")
 @output_option
