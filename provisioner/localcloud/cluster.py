@@ -55,6 +55,13 @@ SIGNATURE = {"ec2": "provisioner.localcloud.moto_server", "kine": "kine", "kube-
 Log = Callable[[str], None]
 
 
+def kine_endpoint(db: Path) -> str:
+    """kine's SQLite endpoint: WAL, a busy timeout and immediate transactions. Without them the
+    API server's start-up writes meet "database is locked (SQLITE_BUSY)" under load, and its
+    bootstrap (namespace kube-system, CRDs established) can stall for minutes."""
+    return f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+
+
 class ClusterError(RuntimeError):
     pass
 
@@ -287,8 +294,7 @@ class LocalCluster:
         db = self.state_dir / "kine" / "state.db"
         shutil.rmtree(db.parent, ignore_errors=True)  # every `up` starts an empty cluster
         db.parent.mkdir(parents=True)
-        endpoint = f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
-        child = proc.spawn("kine", [str(tools["kine"].path()), f"--endpoint={endpoint}",
+        child = proc.spawn("kine", [str(tools["kine"].path()), f"--endpoint={kine_endpoint(db)}",
                                     f"--listen-address=127.0.0.1:{port}", "--metrics-bind-address=0"],
                            self._logfile("kine"), port)
         self._record(child)

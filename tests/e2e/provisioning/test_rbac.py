@@ -33,5 +33,5 @@ def test_controller_runs_with_the_service_account_of_deploy_rbac(prov, namespace
     prov.apply([deployment("web", namespace, 2, cpu="1")])
     all_running(prov.kube, namespace, 2)
     log = c.log_text()
-    assert "403" not in log and "forbidden" not in log.lower(), log[-2000:]
+    assert "HTTP 403" not in log and "forbidden" not in log.lower(), log[-2000:]  # (kube errors read "HTTP <status>")
     assert c.metric("provisioner_stack_updates_total") >= 1

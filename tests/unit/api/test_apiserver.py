@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from provisioner.api import crd, load_documents
+from provisioner.localcloud.cluster import kine_endpoint
 from provisioner.toolchain.tools import TOOLS
 from tests.polling import wait_for
 
@@ -90,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         log = open(work / "kine.log", "wb")
         procs.append(subprocess.Popen([str(kine.path()), "--listen-address", f"127.0.0.1:{kine_port}",
-                                       "--endpoint", f"sqlite://{work}/db.sqlite", "--metrics-bind-address", "0"],
+                                       "--endpoint", kine_endpoint(work / "db.sqlite"), "--metrics-bind-address", "0"],
                                       stdout=log, stderr=log, start_new_session=True))
         log = open(work / "apiserver.log", "wb")
         procs.append(subprocess.Popen([
