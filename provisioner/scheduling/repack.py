@@ -74,8 +74,9 @@ def _kept_apart(solver) -> dict[int, frozenset]:
             apart = frozenset(i for k, ids in cons.forbid if k == HOSTNAME for i in ids)
             if apart or HOSTNAME in solver.builder.symmetric.get(c.id, {}):
                 seen[c.id].add(apart)
-    return {cid: next(iter(sets)) for cid, sets in seen.items()
-            if len(sets) == 1 and cid in next(iter(sets)) and all(seen.get(m, sets) == sets for m in next(iter(sets)))}
+    single = {cid: next(iter(sets)) for cid, sets in seen.items() if len(sets) == 1}
+    return {cid: s for cid, s in single.items()
+            if cid in s and all(m not in seen or single.get(m) == s for m in s)}
 
 
 def _movable(solver, n: SimNode, apart: dict[int, frozenset]) -> bool:

@@ -59,7 +59,7 @@ def simulate_with_raw_bound(inp: SchedulingInput) -> tuple[Plan, float]:
         from provisioner.scheduling.configuration_bound import configuration_bound
         bound_value, shapes = configuration_bound(solver, classes, originally, bound_seconds)
     if inp.time_limit > 0:  # the bound may have used less than its share
-        repack_seconds = max(min(inp.repack_seconds, _left(inp, start, len(pods))), 0.0)
+        repack_seconds = _budgets(inp, start, len(pods))[1]
     if repack_seconds > 0:
         from provisioner.scheduling.repack import repack_nodes
         if repack_nodes(solver, pod_class, repack_seconds, shapes):

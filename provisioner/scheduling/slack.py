@@ -27,22 +27,16 @@ def into_slack(p, nodes: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.nda
     for g in range(len(gcap)):
         in_set[:, g] = held[:, group == g].sum(axis=1)
     per_pod = p.price[types] / np.maximum(held.sum(axis=1), 1)
-    _empty(held, alloc - held @ req, in_set, np.argsort(-per_pod, kind="stable"),
+    _empty(held, held.any(axis=1), alloc - held @ req, in_set, np.argsort(-per_pod, kind="stable"),
            np.ascontiguousarray(p.compat[types]), req, rows.any(axis=0), np.asarray(dom, dtype=np.int64)[types],
            group, gcap, alloc)
     return [(int(types[k]), held[k]) for k in np.nonzero(held.any(axis=1))[0]]
 
 
 @numba.njit(cache=True)
-def _empty(held, free, in_set, order, compat, req, counted, dom, group, gcap, alloc):  # pragma: no cover - compiled
+def _empty(held, alive, free, in_set, order, compat, req, counted, dom, group, gcap, alloc):  # pragma: no cover - compiled
     n, items = held.shape
     dims = req.shape[1]
-    alive = np.zeros(n, dtype=np.bool_)
-    for k in range(n):
-        for i in range(items):
-            if held[k, i] > 0:
-                alive[k] = True
-                break
     moves_j = np.zeros(0, dtype=np.int64)
     moves_i = np.zeros(0, dtype=np.int64)
     for k in order:
